@@ -1,0 +1,56 @@
+# stance — every target documents itself: `make` or `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# One tracking store for the Makefile, the CLI and the notebooks; a team can point
+# MLFLOW_TRACKING_URI at a shared server instead.
+export MLFLOW_TRACKING_URI ?= sqlite:///$(CURDIR)/mlflow.db
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+UI_PORT ?= 5000
+
+.DEFAULT_GOAL := help
+.PHONY: help install train ui test lint bench evaluate score-examples report clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install stance with its dev tools (torch pinned to the CPU build)
+
+train: $(STAMP) ## validate labels/, train every model family, log to MLflow, register and export the champion
+	$(BIN)/stance labels check
+	$(BIN)/stance train
+
+ui: $(STAMP) ## start the MLflow UI on 127.0.0.1 against the project's tracking store
+	@echo "MLflow UI: http://127.0.0.1:$(UI_PORT)  (store: $(MLFLOW_TRACKING_URI))"
+	$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --host 127.0.0.1 --port $(UI_PORT)
+
+test: $(STAMP) ## run the test suite (tiny models, temporary tracking stores)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff over src/ and tests/
+	$(BIN)/ruff check src tests
+
+bench: $(STAMP) ## measure training time, test metrics, scoring throughput, memory, start-up → benchmarks/results.json
+	$(BIN)/stance bench
+
+evaluate: $(STAMP) ## end-to-end evaluation of the champion on the labelled test documents
+	$(BIN)/stance evaluate
+
+score-examples: $(STAMP) ## score the articles in examples/ with the champion
+	$(BIN)/stance score examples/
+
+report: $(STAMP) ## build reports/report.html (+ PNG figures, GraphML) from examples/
+	$(BIN)/stance report examples/ --out reports/report.html --png reports/figures --graphml reports/positions.graphml
+
+clean: ## remove the virtual environment, caches and the local tracking store
+	rm -rf $(VENV) .pytest_cache .ruff_cache mlflow.db mlartifacts models/champion reports

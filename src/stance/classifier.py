@@ -1,0 +1,95 @@
+"""The contract every model family fulfils, and how a target is put into words.
+
+A classifier answers two questions about a sentence (with the sentence before it):
+which topics it concerns (multi-label, ``predict_topics``) and, for a given holder and
+topic, the holder's stance (``predict_stance``). Together they predict the whole
+(actor, topic, stance) triple for a new sentence once attribution has named the holder.
+Frames passed in have the columns ``text``, ``context``, and for stance also ``actor``,
+``side`` and ``topic``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import STANCES
+
+META_FILE = "classifier.json"
+
+
+def describe_target(actor: str, side: str, topic: str, propositions: dict[str, str]) -> str:
+    """The target as text, so one model learns every (holder, issue) pair."""
+    holder = "the author" if actor == "author" else actor.replace("_", " ")
+    prop = propositions.get(topic, topic.replace("_", " "))
+    return f"{topic.replace('_', ' ')}: {prop} holder: {holder} ({side.replace('_', ' ')})"
+
+
+class StanceClassifier(ABC):
+    """Base class of the model families (baseline, embedding, transformer)."""
+
+    family: str = ""
+
+    def __init__(self, topics: dict[str, str], params: dict | None = None):
+        # topics: id -> proposition, in registry order; the topic output columns follow it.
+        self.topics = dict(topics)
+        self.params = dict(params or {})
+        self.topic_threshold = float(self.params.get("topic_threshold", 0.5))
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return list(self.topics)
+
+    @abstractmethod
+    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
+        """Train. ``sentences``: text, context and one 0/1 column per topic id.
+        ``items``: text, context, actor, side, topic, stance (positions only, no ``none``)."""
+
+    @abstractmethod
+    def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probability that each sentence concerns each topic: shape (n, len(topic_ids))."""
+
+    @abstractmethod
+    def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
+        """Stance probabilities in :data:`STANCES` order: shape (n, 3)."""
+
+    @abstractmethod
+    def _save_weights(self, folder: Path) -> None: ...
+
+    @abstractmethod
+    def _load_weights(self, folder: Path) -> None: ...
+
+    def detect_topics(self, frame: pd.DataFrame) -> list[list[str]]:
+        """Topics above the threshold per sentence (an empty list means topic ``none``)."""
+        probs = self.predict_topics(frame)
+        ids = self.topic_ids
+        return [[ids[j] for j in np.flatnonzero(row >= self.topic_threshold)] for row in probs]
+
+    def stance_labels(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+        """Most likely stance and its probability for each row."""
+        probs = self.predict_stance(frame)
+        best = probs.argmax(axis=1)
+        return [STANCES[i] for i in best], probs[np.arange(len(best)), best]
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {"family": self.family, "topics": self.topics, "params": self.params}
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        self._save_weights(folder)
+        return folder
+
+    @staticmethod
+    def load(folder: str | Path) -> StanceClassifier:
+        """Load any family from a folder written by :meth:`save`."""
+        from .families import family_class
+
+        folder = Path(folder)
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        model = family_class(meta["family"])(meta["topics"], meta["params"])
+        model._load_weights(folder)
+        return model

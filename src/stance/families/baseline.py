@@ -1,0 +1,130 @@
+"""TF-IDF baseline: word and character n-grams + logistic regression, target-aware.
+
+Target awareness comes from features conjoined with the topic (each word also appears as
+``topic__word``) and from holder features (topic, side, side×topic), so one linear model
+can learn that the same words mean different things for different issues and holders.
+Saved with skops (no pickle).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..classifier import StanceClassifier
+from ..config import STANCES
+
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+_TOKEN = re.compile(r"[a-z][a-z'-]+")
+DEFAULTS = {"C_stance": 4.0, "C_topic": 8.0, "word_ngrams": [1, 2], "char_ngrams": [2, 5],
+            "min_df": 1, "max_features": 60000, "context_weight": 0.3, "seed": 13}
+
+
+def _target_tokens(frame: pd.DataFrame) -> list[str]:
+    out = []
+    for text, topic in zip(frame["text"], frame["topic"]):
+        words = _TOKEN.findall(text.lower())
+        out.append(" ".join(f"{topic}__{w}" for w in words))
+    return out
+
+
+def _holder_tokens(frame: pd.DataFrame) -> list[str]:
+    return [f"topic_{t} side_{s} pair_{s}_{t} actor_{a}" for t, s, a in
+            zip(frame["topic"], frame["side"], frame["actor"])]
+
+
+class BaselineClassifier(StanceClassifier):
+    family = "baseline"
+
+    def __init__(self, topics, params=None):
+        super().__init__(topics, {**DEFAULTS, **(params or {})})
+        self.topic_model = None
+        self.stance_model = None
+
+    # -- feature frames ---------------------------------------------------------------
+    @staticmethod
+    def _sentence_frame(frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"text": frame["text"].fillna("").astype(str),
+                             "context": frame.get("context", pd.Series([""] * len(frame))).fillna("").astype(str).values})
+
+    def _stance_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        df = self._sentence_frame(frame)
+        df["topic"] = frame["topic"].astype(str).values
+        df["side"] = frame["side"].fillna("other").astype(str).values
+        df["actor"] = frame["actor"].fillna("").astype(str).values
+        df["target"] = _target_tokens(df)
+        df["holder"] = _holder_tokens(df)
+        return df[["text", "context", "target", "holder"]]
+
+    def _text_features(self, with_target: bool):
+        from sklearn.compose import ColumnTransformer
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        p = self.params
+        parts = [
+            ("word", TfidfVectorizer(ngram_range=tuple(p["word_ngrams"]), min_df=p["min_df"],
+                                     max_features=p["max_features"], sublinear_tf=True), "text"),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]),
+                                     min_df=p["min_df"], max_features=p["max_features"], sublinear_tf=True), "text"),
+            ("context", TfidfVectorizer(sublinear_tf=True, min_df=p["min_df"]), "context"),
+        ]
+        weights = {"context": p["context_weight"]}
+        if with_target:
+            parts += [("target", TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True), "target"),
+                      ("holder", TfidfVectorizer(token_pattern=r"\S+", use_idf=False, norm=None), "holder")]
+        return ColumnTransformer(parts, transformer_weights=weights)
+
+    # -- training and prediction --------------------------------------------------------
+    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.pipeline import Pipeline
+
+        p = self.params
+        self.topic_model = Pipeline([
+            ("features", self._text_features(with_target=False)),
+            ("clf", OneVsRestClassifier(LogisticRegression(C=p["C_topic"], max_iter=2000, class_weight="balanced",
+                                                           random_state=p["seed"]))),
+        ])
+        self.topic_model.fit(self._sentence_frame(sentences), sentences[self.topic_ids].to_numpy())
+        self.stance_model = Pipeline([
+            ("features", self._text_features(with_target=True)),
+            ("clf", LogisticRegression(C=p["C_stance"], max_iter=3000, class_weight="balanced",
+                                       random_state=p["seed"])),
+        ])
+        self.stance_model.fit(self._stance_frame(items), items["stance"].to_numpy())
+
+    def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
+        if len(frame) == 0:
+            return np.zeros((0, len(self.topic_ids)))
+        return np.asarray(self.topic_model.predict_proba(self._sentence_frame(frame)))
+
+    def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
+        if len(frame) == 0:
+            return np.zeros((0, len(STANCES)))
+        probs = self.stance_model.predict_proba(self._stance_frame(frame))
+        order = [list(self.stance_model.classes_).index(s) if s in self.stance_model.classes_ else None for s in STANCES]
+        return np.column_stack([probs[:, i] if i is not None else np.zeros(len(frame)) for i in order])
+
+    def _save_weights(self, folder: Path) -> None:
+        import skops.io as sio
+
+        sio.dump(self.topic_model, folder / "topic_model.skops")
+        sio.dump(self.stance_model, folder / "stance_model.skops")
+
+    def _load_weights(self, folder: Path) -> None:
+        import skops.io as sio
+
+        for name in ("topic_model", "stance_model"):
+            path = folder / f"{name}.skops"
+            untrusted = sio.get_untrusted_types(file=path)
+            # Only scikit-learn/numpy/scipy types may be rebuilt; anything else is refused.
+            unexpected = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+            if unexpected:
+                from ..errors import StanceError
+
+                raise StanceError(f"{path}: refusing to load unexpected types {unexpected}")
+            setattr(self, name, sio.load(path, trusted=untrusted))

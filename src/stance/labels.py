@@ -1,0 +1,291 @@
+"""The labelled corpus (``labels/positions.jsonl``): load, validate, split, summarise.
+
+In: a labels directory (``topics.yaml``, ``actors.yaml``, ``positions.jsonl`` and the
+optional ``documents.jsonl`` of per-document metadata). Out: a :class:`LabelSet` whose
+frames feed training, or a list of :class:`~stance.errors.Problem` for ``labels check``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .config import NONE_TOPIC, STANCES
+from .errors import LabelsError, Problem
+from .registry import Registry
+
+SPLITS = ("train", "dev", "test")
+POSITIONS_FILE = "positions.jsonl"
+DOCUMENTS_FILE = "documents.jsonl"
+
+
+class Item(BaseModel):
+    """One labelled (sentence, holder, topic, stance) record."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    doc: str
+    sent: int
+    text: str
+    context: str = ""
+    actor: str = ""
+    topic: str
+    stance: Literal["support", "oppose", "neutral"]
+    split: Literal["train", "dev", "test"]
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    doc: str
+    title: str = ""
+    date: str | None = None
+    genre: str = ""
+    source: str = ""
+
+
+def _read_jsonl(path: Path, model: type[BaseModel], problems: list[Problem]) -> list[tuple[int, BaseModel]]:
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(str(path), line_no, f"invalid JSON ({exc.msg}): fix or remove the line"))
+                continue
+            try:
+                rows.append((line_no, model.model_validate(raw)))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join(str(p) for p in err["loc"]) or "record"
+                problems.append(Problem(str(path), line_no, f"{field}: {err['msg']}"))
+    return rows
+
+
+def check_items(rows: list[tuple[int, Item]], registry: Registry, path: str) -> list[Problem]:
+    """Every consistency rule of the spec that a single file can break."""
+    problems: list[Problem] = []
+    topics = set(registry.topics)
+    seen_ids: dict[str, int] = {}
+    sentence_text: dict[tuple[str, int], tuple[str, str, int]] = {}
+    doc_split: dict[str, tuple[str, int]] = {}
+    pair_seen: dict[tuple, int] = {}
+    none_at: dict[tuple[str, int], int] = {}
+    position_at: dict[tuple[str, int], int] = {}
+    for line, it in rows:
+        where = lambda msg, line=line: problems.append(Problem(path, line, msg))  # noqa: E731
+        if it.id in seen_ids:
+            where(f"duplicate id {it.id!r} (first on line {seen_ids[it.id]}): give each item a unique id")
+        seen_ids.setdefault(it.id, line)
+        if it.topic != NONE_TOPIC and it.topic not in topics:
+            where(f"unknown topic {it.topic!r}: use one of {sorted(topics)} or 'none', or add it to topics.yaml")
+        if it.topic == NONE_TOPIC:
+            if it.actor or it.stance != "neutral":
+                where("topic 'none' needs an empty actor and stance 'neutral'")
+        elif not it.actor:
+            where(f"topic {it.topic!r} needs an actor (use 'author' for the writer's own voice)")
+        elif it.actor not in registry.actors:
+            where(f"unknown actor {it.actor!r}: add it to actors.yaml or fix the id")
+        if it.sent < 0:
+            where("sent must be >= 0")
+        key = (it.doc, it.sent)
+        if key in sentence_text:
+            text, context, first = sentence_text[key]
+            if text != it.text:
+                where(f"doc {it.doc!r} sentence {it.sent} has different text on line {first}: doc/sent disagrees with text")
+            elif context != it.context:
+                where(f"doc {it.doc!r} sentence {it.sent} has a different context on line {first}")
+        else:
+            sentence_text[key] = (it.text, it.context, line)
+        if it.doc in doc_split and doc_split[it.doc][0] != it.split:
+            where(f"doc {it.doc!r} is in split {it.split!r} here but {doc_split[it.doc][0]!r} on line "
+                  f"{doc_split[it.doc][1]}: a document belongs to one split")
+        doc_split.setdefault(it.doc, (it.split, line))
+        pair = (it.doc, it.sent, it.actor, it.topic)
+        if pair in pair_seen:
+            where(f"actor {it.actor!r} already has a position on {it.topic!r} in this sentence (line {pair_seen[pair]})")
+        pair_seen.setdefault(pair, line)
+        if it.topic == NONE_TOPIC:
+            none_at.setdefault(key, line)
+        else:
+            position_at.setdefault(key, line)
+    for key, line in none_at.items():
+        if key in position_at:
+            problems.append(Problem(path, line, f"doc {key[0]!r} sentence {key[1]} is labelled both 'none' and with positions"))
+    by_doc: dict[str, dict[int, tuple[str, str, int]]] = defaultdict(dict)
+    for (doc, sent), value in sentence_text.items():
+        by_doc[doc][sent] = value
+    for doc, sents in by_doc.items():
+        for sent in sorted(sents):
+            text, context, line = sents[sent]
+            if sent > 0 and sent - 1 not in sents:
+                problems.append(Problem(path, line, f"doc {doc!r} has no sentence {sent - 1}: every sentence of a document is labelled"))
+            elif sent > 0 and context != sents[sent - 1][0]:
+                problems.append(Problem(path, line, f"context of doc {doc!r} sentence {sent} is not the text of sentence {sent - 1}"))
+    return problems
+
+
+def check(labels_dir: str | Path) -> list[Problem]:
+    """Validate a labels directory; an empty list means it is fit for training."""
+    labels_dir = Path(labels_dir)
+    registry = Registry.load(labels_dir, strict=False)
+    problems = list(registry.problems)
+    path = labels_dir / POSITIONS_FILE
+    if not path.exists():
+        return problems + [Problem(str(path), 0, "file missing: the labelled items go here, one JSON object a line")]
+    rows = _read_jsonl(path, Item, problems)
+    problems += check_items(rows, registry, str(path))
+    if not rows and not problems:
+        problems.append(Problem(str(path), 0, "no items"))
+    docs_path = labels_dir / DOCUMENTS_FILE
+    if docs_path.exists():
+        known = {it.doc for _, it in rows}
+        for line, d in _read_jsonl(docs_path, Document, problems):
+            if d.doc not in known:
+                problems.append(Problem(str(docs_path), line, f"document {d.doc!r} has no items in {POSITIONS_FILE}"))
+    return problems
+
+
+@dataclass
+class LabelSet:
+    """A validated labels directory, as frames for training and evaluation."""
+
+    registry: Registry
+    items: pd.DataFrame
+    documents: pd.DataFrame
+    digest: str
+    path: Path
+
+    @classmethod
+    def load(cls, labels_dir: str | Path) -> LabelSet:
+        labels_dir = Path(labels_dir)
+        if not labels_dir.is_dir():
+            raise LabelsError([Problem(str(labels_dir), 0, "labels directory not found: pass --labels DIR")])
+        problems = check(labels_dir)
+        if problems:
+            raise LabelsError(problems)
+        registry = Registry.load(labels_dir)
+        rows = _read_jsonl(labels_dir / POSITIONS_FILE, Item, [])
+        items = pd.DataFrame([it.model_dump() for _, it in rows])
+        items["side"] = [registry.side_of(a) if a else "" for a in items["actor"]]
+        docs_path = labels_dir / DOCUMENTS_FILE
+        docs = pd.DataFrame([d.model_dump() for _, d in _read_jsonl(docs_path, Document, [])]) if docs_path.exists() else pd.DataFrame(columns=["doc", "title", "date", "genre", "source"])
+        return cls(registry, items, docs, content_digest(labels_dir), labels_dir)
+
+    def positions(self, split: str | None = None) -> pd.DataFrame:
+        """Items that hold a position (topic is not ``none``): the stance task."""
+        df = self.items[self.items["topic"] != NONE_TOPIC]
+        return (df if split is None else df[df["split"] == split]).reset_index(drop=True)
+
+    def sentences(self, split: str | None = None) -> pd.DataFrame:
+        """One row per sentence with a 0/1 column per topic: the topic-detection task."""
+        df = self.items if split is None else self.items[self.items["split"] == split]
+        rows = []
+        for (doc, sent), group in df.groupby(["doc", "sent"], sort=True):
+            first = group.iloc[0]
+            row = {"doc": doc, "sent": sent, "text": first["text"], "context": first["context"], "split": first["split"]}
+            present = set(group["topic"])
+            row.update({t: int(t in present) for t in self.registry.topic_ids})
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["doc", "sent", "text", "context", "split", *self.registry.topic_ids])
+
+
+def content_digest(labels_dir: str | Path) -> str:
+    """SHA-256 over the registry and item files, so a run records exactly what it learnt from."""
+    h = hashlib.sha256()
+    for name in ("topics.yaml", "actors.yaml", POSITIONS_FILE):
+        p = Path(labels_dir) / name
+        if p.exists():
+            h.update(name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def assign_splits(items: pd.DataFrame, seed: int = 13, fractions=(0.70, 0.15, 0.15),
+                  strata: dict[str, str] | None = None) -> dict[str, str]:
+    """Deterministic document-level split, stratified by document group (e.g. genre).
+
+    Documents are ordered by a seeded hash within each stratum and cut in the given
+    fractions; the seed moves on until every (topic, stance) pair that occurs in the
+    corpus occurs in every split.
+    """
+    docs = sorted(items["doc"].unique())
+    strata = strata or {}
+    pairs = items[items["topic"] != NONE_TOPIC].groupby("doc").apply(
+        lambda g: set(zip(g["topic"], g["stance"])), include_groups=False).to_dict()
+    needed = set().union(*pairs.values()) if pairs else set()
+    for attempt in range(200):
+        s = seed + attempt
+        groups: dict[str, list[str]] = defaultdict(list)
+        for d in docs:
+            groups[strata.get(d, "")].append(d)
+        result: dict[str, str] = {}
+        # Carry remainders across strata so small groups do not all round to train.
+        carry = [0.0, 0.0]
+        for key in sorted(groups):
+            ordered = sorted(groups[key], key=lambda d: hashlib.sha256(f"{s}:{d}".encode()).hexdigest())
+            n = len(ordered)
+            want_dev = n * fractions[1] + carry[0]
+            want_test = n * fractions[2] + carry[1]
+            n_dev, n_test = int(round(want_dev)), int(round(want_test))
+            carry = [want_dev - n_dev, want_test - n_test]
+            for i, d in enumerate(ordered):
+                result[d] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
+        covered = all(
+            needed <= set().union(*[pairs.get(d, set()) for d in docs if result[d] == split] or [set()])
+            for split in SPLITS)
+        if covered:
+            return result
+    return result
+
+
+def stats(labels: LabelSet) -> dict[str, pd.DataFrame]:
+    """Counts for ``labels stats``: topic × stance, split, side and actor."""
+    items = labels.items
+    pos = labels.positions()
+    topic_stance = pd.crosstab(items["topic"], items["stance"]).reindex(columns=list(STANCES), fill_value=0)
+    topic_stance["total"] = topic_stance.sum(axis=1)
+    by_split = items.groupby("split").agg(items=("id", "size"), documents=("doc", "nunique"))
+    by_split["sentences"] = items.drop_duplicates(["doc", "sent"]).groupby("split").size()
+    by_split["positions"] = pos.groupby("split").size()
+    by_split = by_split.reindex([s for s in SPLITS if s in by_split.index]).fillna(0).astype(int)
+    split_topic = pd.crosstab([pos["split"], pos["topic"]], pos["stance"]).reindex(columns=list(STANCES), fill_value=0)
+    by_side = pd.crosstab(pos["side"], pos["stance"]).reindex(columns=list(STANCES), fill_value=0)
+    by_actor = pd.crosstab(pos["actor"], pos["stance"]).reindex(columns=list(STANCES), fill_value=0)
+    by_actor["total"] = by_actor.sum(axis=1)
+    by_actor = by_actor.sort_values("total", ascending=False)
+    n_sent = items.drop_duplicates(["doc", "sent"]).shape[0]
+    n_none = items[items["topic"] == NONE_TOPIC].shape[0]
+    summary = pd.DataFrame({"value": {
+        "items": len(items), "documents": items["doc"].nunique(), "sentences": n_sent,
+        "sentences without a position": n_none, "share without a position": round(n_none / max(n_sent, 1), 3),
+        "actors holding positions": pos["actor"].nunique(),
+        "min non-neutral items per topic x stance": int(topic_stance.drop(index=NONE_TOPIC, errors="ignore")[["support", "oppose"]].min().min()) if len(pos) else 0,
+    }})
+    return {"summary": summary, "topic x stance": topic_stance, "split": by_split,
+            "split x topic x stance": split_topic, "side": by_side, "actor": by_actor}
+
+
+def resplit(labels_dir: str | Path, seed: int = 13) -> dict[str, int]:
+    """Rewrite the ``split`` of every item with :func:`assign_splits`, stratified by genre."""
+    labels = LabelSet.load(labels_dir) if not check(labels_dir) else None
+    if labels is None:
+        raise LabelsError(check(labels_dir))
+    strata = dict(zip(labels.documents.get("doc", []), labels.documents.get("genre", [])))
+    splits = assign_splits(labels.items, seed=seed, strata=strata)
+    path = Path(labels_dir) / POSITIONS_FILE
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in rows:
+        row["split"] = splits[row["doc"]]
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
+    return dict(Counter(splits.values()))
