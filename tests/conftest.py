@@ -30,9 +30,23 @@ def documents_to_items(docs: list[dict]) -> list[dict]:
     for d in docs:
         prev = ""
         for i, s in enumerate(d["sentences"]):
-            base = {"doc": d["doc"], "sent": i, "text": s["text"], "context": prev, "split": d["split"]}
+            base = {
+                "doc": d["doc"],
+                "sent": i,
+                "text": s["text"],
+                "context": prev,
+                "split": d["split"],
+            }
             if not s["positions"]:
-                items.append({"id": f"{d['doc']}-{i}-0", **base, "actor": "", "topic": "none", "stance": "neutral"})
+                items.append(
+                    {
+                        "id": f"{d['doc']}-{i}-0",
+                        **base,
+                        "actor": "",
+                        "topic": "none",
+                        "stance": "neutral",
+                    }
+                )
             for k, p in enumerate(s["positions"]):
                 items.append({"id": f"{d['doc']}-{i}-{k}", **base, **p})
             prev = s["text"]
@@ -41,7 +55,11 @@ def documents_to_items(docs: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def tiny_docs() -> list[dict]:
-    return [json.loads(line) for line in TINY_CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for line in TINY_CORPUS.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -94,11 +112,17 @@ class KeywordClassifier(StanceClassifier):
     exact findings and confidences (topic 0.9 × stance 0.8 = 0.72 on a keyword hit)."""
 
     family = "keyword"
-    TOPIC_WORDS = {"ceasefire": r"ceasefire|truce|pause",
-                   "territory": r"land|territory|cede|donbas|crimea|occupation",
-                   "security_guarantees": r"guarantee|troops|peacekeep|backstop|reassurance"}
-    OPPOSE = re.compile(r"\b(never|not|reject\w*|refus\w*|trap|out of the question|unacceptable)\b", re.I)
-    SUPPORT = re.compile(r"\b(ready|support\w*|calls? for|welcome\w*|back\w*|must|should|offer\w*)\b", re.I)
+    TOPIC_WORDS = {
+        "ceasefire": r"ceasefire|truce|pause",
+        "territory": r"land|territory|cede|donbas|crimea|occupation",
+        "security_guarantees": r"guarantee|troops|peacekeep|backstop|reassurance",
+    }
+    OPPOSE = re.compile(
+        r"\b(never|not|reject\w*|refus\w*|trap|out of the question|unacceptable)\b", re.I
+    )
+    SUPPORT = re.compile(
+        r"\b(ready|support\w*|calls? for|welcome\w*|back\w*|must|should|offer\w*)\b", re.I
+    )
 
     def __init__(self, topics=None, params=None):
         topics = topics or {t: t for t in self.TOPIC_WORDS}
@@ -110,14 +134,24 @@ class KeywordClassifier(StanceClassifier):
 
     def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
         self.calls.append(("topics", len(frame)))
-        return np.array([[0.9 if re.search(self.TOPIC_WORDS[t], text, re.I) else 0.1 for t in self.topic_ids]
-                         for text in frame["text"]]).reshape(len(frame), len(self.topic_ids))
+        return np.array(
+            [
+                [0.9 if re.search(self.TOPIC_WORDS[t], text, re.I) else 0.1 for t in self.topic_ids]
+                for text in frame["text"]
+            ]
+        ).reshape(len(frame), len(self.topic_ids))
 
     def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
         self.calls.append(("stance", len(frame)))
         out = []
         for text in frame["text"]:
-            stance = "oppose" if self.OPPOSE.search(text) else "support" if self.SUPPORT.search(text) else "neutral"
+            stance = (
+                "oppose"
+                if self.OPPOSE.search(text)
+                else "support"
+                if self.SUPPORT.search(text)
+                else "neutral"
+            )
             out.append([0.8 if s == stance else 0.1 for s in STANCES])
         return np.array(out).reshape(len(frame), len(STANCES))
 
@@ -150,4 +184,6 @@ def actor_index(registry, nlp):
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "examples"
+
+
 # -- end of scoring pipeline fixtures ---------------------------------------------------

@@ -56,16 +56,19 @@ def test_invalid_json_reports_line(labels_dir):
     assert any(m.startswith(f"{labels_dir / 'positions.jsonl'}:5: invalid JSON") for m in msgs), msgs
 
 
-@pytest.mark.parametrize("changes, line, needle", [
-    ({"topic": "nato"}, 3, "unknown topic 'nato'"),
-    ({"stance": "against"}, 3, "stance"),
-    ({"actor": "putn"}, 1, "unknown actor 'putn'"),
-    ({"actor": "zelensky"}, 3, "topic 'none' needs an empty actor"),
-    ({"actor": ""}, 1, "needs an actor"),
-    ({"split": "test"}, 2, "a document belongs to one split"),
-    ({"context": "Not the previous sentence."}, 2, "context of doc"),
-    ({"colour": "red"}, 6, "colour"),
-])
+@pytest.mark.parametrize(
+    "changes, line, needle",
+    [
+        ({"topic": "nato"}, 3, "unknown topic 'nato'"),
+        ({"stance": "against"}, 3, "stance"),
+        ({"actor": "putn"}, 1, "unknown actor 'putn'"),
+        ({"actor": "zelensky"}, 3, "topic 'none' needs an empty actor"),
+        ({"actor": ""}, 1, "needs an actor"),
+        ({"split": "test"}, 2, "a document belongs to one split"),
+        ({"context": "Not the previous sentence."}, 2, "context of doc"),
+        ({"colour": "red"}, 6, "colour"),
+    ],
+)
 def test_each_fault_has_its_line(labels_dir, changes, line, needle):
     _edit(labels_dir, line, **changes)
     msgs = _messages(labels_dir)
@@ -88,8 +91,9 @@ def test_doc_sent_that_disagrees_with_text(labels_dir):
     _write(labels_dir, lines + [json.dumps(row)])
     msgs = _messages(labels_dir)
     last = len(lines) + 1
-    assert any(m.startswith(f"{labels_dir / 'positions.jsonl'}:{last}:") and "disagrees with text" in m
-               for m in msgs), msgs
+    assert any(
+        m.startswith(f"{labels_dir / 'positions.jsonl'}:{last}:") and "disagrees with text" in m for m in msgs
+    ), msgs
 
 
 def test_missing_sentence_is_reported(labels_dir):
@@ -101,7 +105,9 @@ def test_missing_sentence_is_reported(labels_dir):
 def test_registry_faults(labels_dir):
     (labels_dir / "actors.yaml").write_text(
         "actors:\n  - {id: putin, name: Putin, side: russia}\n  - {id: putin, name: Again, side: russia}\n"
-        "  - {id: Bad-Id, name: X, side: russia}\n  - {id: x, name: X, side: mars}\n", encoding="utf-8")
+        "  - {id: Bad-Id, name: X, side: russia}\n  - {id: x, name: X, side: mars}\n",
+        encoding="utf-8",
+    )
     msgs = _messages(labels_dir)
     actors = labels_dir / "actors.yaml"
     assert any(m.startswith(f"{actors}:3: duplicate id 'putin'") for m in msgs), msgs

@@ -35,8 +35,7 @@ def trained(tmp_path_factory):
     mp.setattr("stance.tracking.artifact_root", lambda: (tmp / "artifacts").as_uri())
     from stance.training import train
 
-    result = train(LABELS, configs=[TINY_BASELINE, TINY_TRANSFORMER], experiment="tiny",
-                   export_dir=tmp / "champion")
+    result = train(LABELS, configs=[TINY_BASELINE, TINY_TRANSFORMER], experiment="tiny", export_dir=tmp / "champion")
     yield result, tmp
     mp.undo()
 
@@ -51,9 +50,18 @@ def test_parent_and_child_runs_with_metrics(trained):
     children = runs[runs["tags.mlflow.parentRunId"] == result.parent_run_id]
     assert len(parent) == 1 and set(children["tags.family"]) == {"baseline", "transformer"}
     assert (runs["status"] == "FINISHED").all()
-    for metric in ("dev_macro_f1", "test_macro_f1", "test_f_avg", "test_accuracy", "test_f1_support",
-                   "test_f1_oppose", "test_f1_neutral", "test_topic_f1_micro", "train_seconds",
-                   "test_sentences_per_second"):
+    for metric in (
+        "dev_macro_f1",
+        "test_macro_f1",
+        "test_f_avg",
+        "test_accuracy",
+        "test_f1_support",
+        "test_f1_oppose",
+        "test_f1_neutral",
+        "test_topic_f1_micro",
+        "train_seconds",
+        "test_sentences_per_second",
+    ):
         assert children[f"metrics.{metric}"].notna().all(), metric
     assert (children["params.seed"] == "7").all()
     transformer = children[children["tags.family"] == "transformer"].iloc[0]
@@ -86,12 +94,20 @@ def test_champion_registered_loadable_and_exported(trained):
     from mlflow.tracking import MlflowClient
 
     mv = MlflowClient().get_model_version_by_alias("stance-classifier", "champion")
-    assert mv.version == result.champion_version
+    assert str(mv.version) == result.champion_version
     assert result.champion.metrics["dev_macro_f1"] == max(r.metrics["dev_macro_f1"] for r in result.results)
-    frame = pd.DataFrame({"text": ["Putin rejected any truce.", "It rained in Kyiv."],
-                          "context": ["", ""], "actor": ["putin", ""], "side": ["russia", ""],
-                          "topic": ["ceasefire", ""]})
-    for uri in ("models:/stance-classifier@champion", str(tmp / "champion")) + tuple(r.model_uri for r in result.results):
+    frame = pd.DataFrame(
+        {
+            "text": ["Putin rejected any truce.", "It rained in Kyiv."],
+            "context": ["", ""],
+            "actor": ["putin", ""],
+            "side": ["russia", ""],
+            "topic": ["ceasefire", ""],
+        }
+    )
+    for uri in ("models:/stance-classifier@champion", str(tmp / "champion")) + tuple(
+        r.model_uri for r in result.results
+    ):
         out = mlflow.pyfunc.load_model(uri).predict(frame)
         assert list(out["stance"].isin(["support", "oppose", "neutral"])) == [True, True]
         assert {"topics", "p_ceasefire", "p_nato_membership", "confidence"} <= set(out.columns)
@@ -151,8 +167,9 @@ def test_unreachable_tracking_server(monkeypatch):
 
 def test_cli_train_and_bad_input(store, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(app, ["train", "--labels", str(LABELS), "-c", str(TINY_BASELINE),
-                              "--experiment", "cli", "--no-export"])
+    res = runner.invoke(
+        app, ["train", "--labels", str(LABELS), "-c", str(TINY_BASELINE), "--experiment", "cli", "--no-export"]
+    )
     assert res.exit_code == 0, res.output
     assert "champion: tiny-baseline" in res.output
     broken = tmp_path / "labels"

@@ -27,13 +27,48 @@ from .registry import Actor, Registry
 PERSON, GROUP, PLACE = "person", "group", "place"
 _NEW_LABELS = {"PERSON": PERSON, "ORG": GROUP, "NORP": GROUP, "GPE": PLACE}
 _GROUP_ROLE = re.compile(r"collective|jointly|\bgroup of\b", re.IGNORECASE)
-_FEMALE_NAMES = {"karoline", "yvette", "mette", "ursula", "kaja", "giorgia", "maria", "yulia",
-                 "olena", "kamala", "hillary", "annalena", "kristi", "agnes", "ingrid", "liz"}
-_MALE_A_NAMES = {"nikita", "ilya", "luca", "joshua", "mustafa", "andrea", "kostya", "sasha", "narendra",
-                 "attila", "jonah", "elijah", "juha", "mika"}
+_FEMALE_NAMES = {
+    "karoline",
+    "yvette",
+    "mette",
+    "ursula",
+    "kaja",
+    "giorgia",
+    "maria",
+    "yulia",
+    "olena",
+    "kamala",
+    "hillary",
+    "annalena",
+    "kristi",
+    "agnes",
+    "ingrid",
+    "liz",
+}
+_MALE_A_NAMES = {
+    "nikita",
+    "ilya",
+    "luca",
+    "joshua",
+    "mustafa",
+    "andrea",
+    "kostya",
+    "sasha",
+    "narendra",
+    "attila",
+    "jonah",
+    "elijah",
+    "juha",
+    "mika",
+}
 _DEMONYM_SUFFIXES = ("ians", "ans", "ian", "ean", "an", "ese", "ish", "i", "n", "s")
-_IRREGULAR_DEMONYMS = {"french": "France", "dutch": "Netherlands", "swiss": "Switzerland",
-                       "welsh": "Wales", "greek": "Greece"}
+_IRREGULAR_DEMONYMS = {
+    "french": "France",
+    "dutch": "Netherlands",
+    "swiss": "Switzerland",
+    "welsh": "Wales",
+    "greek": "Greece",
+}
 
 
 @dataclass(frozen=True)
@@ -83,7 +118,9 @@ def slugify(text: str) -> str:
 def guess_gender(name: str) -> str:
     """A rough guess from the first name, used only to prefer "she" over "he" candidates."""
     first = name.split()[0].lower() if name.split() else ""
-    if first in _FEMALE_NAMES or (first.endswith("a") and first not in _MALE_A_NAMES and len(first) > 2):
+    if first in _FEMALE_NAMES or (
+        first.endswith("a") and first not in _MALE_A_NAMES and len(first) > 2
+    ):
         return "f"
     return "m"
 
@@ -113,9 +150,17 @@ class ActorIndex:
                 continue
             kind = actor_kind(actor)
             titles = " | ".join([actor.role.lower(), *(a.lower() for a in actor.aliases)])
-            self.info[actor.id] = ActorInfo(actor.id, actor.side, kind,
-                                            guess_gender(actor.name) if kind == PERSON else "", titles)
-            for alias in {actor.name, *actor.aliases}:
+            self.info[actor.id] = ActorInfo(
+                actor.id,
+                actor.side,
+                kind,
+                guess_gender(actor.name) if kind == PERSON else "",
+                titles,
+            )
+            names = {actor.name, *actor.aliases}
+            # "the State Department" is also "a State Department official".
+            names |= {a[4:] for a in names if a.startswith("the ") and a[4:5].isupper()}
+            for alias in names:
                 if "(" in alias or not alias.strip():
                     continue
                 doc = nlp.make_doc(alias)
@@ -123,6 +168,7 @@ class ActorIndex:
                 self.patterns[nlp.vocab.strings.add(name)] = (actor.id, tuple(t.text for t in doc))
                 self.matcher.add(name, [doc])
         self.demonyms = self._demonym_table()
+        self._demonym_cache: dict[str, str | None] = {}
 
     def _demonym_table(self) -> dict[str, str]:
         """Capitalised single names of groups ("Ukraine", "Britain") → actor id."""
@@ -137,7 +183,7 @@ class ActorIndex:
         return table
 
     def demonym_actor(self, word: str) -> str | None:
-        """"Ukrainian" → ukraine, "British" → united_kingdom, when a registry group fits."""
+        """ "Ukrainian" → ukraine, "British" → united_kingdom, when a registry group fits."""
         word = word.strip()
         if word.lower() in _IRREGULAR_DEMONYMS:
             target = _IRREGULAR_DEMONYMS[word.lower()]
@@ -152,6 +198,13 @@ class ActorIndex:
         return None
 
     def registry_mentions(self, doc) -> list[Mention]:
+        """Registry aliases and demonyms ("Ukrainian officials") in a doc (cached on it)."""
+        cached = doc.user_data.get("stance_registry_mentions")
+        if cached is None:
+            cached = doc.user_data["stance_registry_mentions"] = self._registry_mentions(doc)
+        return cached
+
+    def _registry_mentions(self, doc) -> list[Mention]:
         found = []
         for match_id, start, end in self.matcher(doc):
             actor, alias_tokens = self.patterns[match_id]
@@ -166,13 +219,70 @@ class ActorIndex:
                 continue
             taken.update(range(start, end))
             info = self.info[actor]
-            mentions.append(Mention(actor, info.side, start, end, doc[start:end].text, info.kind, True))
+            mentions.append(
+                Mention(actor, info.side, start, end, doc[start:end].text, info.kind, True)
+            )
+        for tok in doc:
+            if tok.i in taken or not tok.is_title or tok.tag_ not in ("JJ", "NNP", "NNPS"):
+                continue
+            actor = self._demonym(tok.text)
+            if actor is not None:
+                info = self.info[actor]
+                mentions.append(
+                    Mention(actor, info.side, tok.i, tok.i + 1, tok.text, info.kind, True)
+                )
         return sorted(mentions, key=lambda m: m.start)
+
+    def _demonym(self, word: str) -> str | None:
+        if word not in self._demonym_cache:
+            # Only adjectives of nationality ("-an", "-ish", "-ese", ...), not every name.
+            looks = word.lower() in _IRREGULAR_DEMONYMS or word.endswith(("an", "ish", "ese", "i"))
+            self._demonym_cache[word] = self.demonym_actor(word) if looks else None
+        return self._demonym_cache[word]
+
+    def recognise(self, docs: list, everywhere: bool = False) -> int:
+        """Run the entity recogniser on the docs that need it; returns how many did.
+
+        Names the registry lacks matter where they can hold a position: in the subject of
+        a verb, an apposition or "according to ...". Only paragraphs with such an unknown
+        proper noun are run through NER (``everywhere=True``: all of them), which halves
+        the cost of parsing.
+        """
+        if "ner" not in self.nlp.pipe_names:
+            return 0
+        todo = [d for d in docs if everywhere or needs_entities(d, self.registry_mentions(d))]
+        if todo:
+            for _ in self.nlp.get_pipe("ner").pipe(todo, batch_size=128):
+                pass
+        return len(todo)
+
+
+_NAME_PATH = {"compound", "flat", "poss", "amod", "conj", "cc", "prep", "pobj", "nmod", "punct"}
+
+
+def needs_entities(doc, mentions: list[Mention]) -> bool:
+    """Whether a proper noun the registry does not know stands where a holder would."""
+    covered = {i for m in mentions for i in range(m.start, m.end)}
+    for tok in doc:
+        if tok.pos_ != "PROPN" or tok.i in covered:
+            continue
+        cur = tok
+        for _ in range(8):
+            if cur.i in covered:  # a title of a known name: "Vice President JD Vance"
+                break
+            if cur.dep_ in ("nsubj", "nsubjpass", "appos", "agent"):
+                return True
+            if cur.dep_ == "pobj" and cur.head.head.lower_ == "according":
+                return True
+            if cur.dep_ not in _NAME_PATH or cur.head.i == cur.i:
+                break
+            cur = cur.head
+    return False
 
 
 def _case_fits(alias: tuple[str, ...], text: list[str]) -> bool:
     """Capitalised alias words need a capital in the text; acronyms need capitals."""
-    for a, t in zip(alias, text):
+    for a, t in zip(alias, text, strict=False):
         if len(a) > 1 and a.isupper() and a.isalpha():
             # "US", "UK", "EU" only in capitals; longer acronyms also in title case ("Nato").
             if not (t.isupper() or (len(a) >= 4 and t[:1].isupper())):
@@ -197,7 +307,9 @@ class ArticleActors:
         if new is None:
             return ActorInfo(actor_id, self.index.registry.side_of(actor_id), GROUP)
         gender = guess_gender(new.name) if new.kind == PERSON else ""
-        return ActorInfo(new.id, new.side, new.kind, gender, f"{new.role.lower()} | {new.name.lower()}")
+        return ActorInfo(
+            new.id, new.side, new.kind, gender, f"{new.role.lower()} | {new.name.lower()}"
+        )
 
     def side_of(self, actor_id: str) -> str:
         return self.info(actor_id).side
@@ -208,8 +320,12 @@ class ArticleActors:
         for ent in doc.ents:
             # "the Kyiv Institute" is an organisation of its own, not a mention of Kyiv.
             inside = [m for m in mentions if ent.start <= m.start and m.end <= ent.end]
-            if (ent.label_ == "ORG" and inside and all(m.kind != PERSON for m in inside)
-                    and not any(m.start <= ent.root.i < m.end for m in inside)):
+            if (
+                ent.label_ == "ORG"
+                and inside
+                and all(m.kind != PERSON for m in inside)
+                and not any(m.start <= ent.root.i < m.end for m in inside)
+            ):
                 mentions = [m for m in mentions if m not in inside]
         taken = set()
         for m in mentions:
@@ -234,8 +350,12 @@ class ArticleActors:
             return None
         name = " ".join(t.text for t in tokens)
         start, end = tokens[0].i, tokens[-1].i + 1
-        if ent.label_ == "NORP":
-            actor = self.index.demonym_actor(name)
+        if ent.label_ in ("NORP", "GPE") and len(tokens) == 1:
+            actor = (
+                self.index.demonym_actor(name)
+                if ent.label_ == "NORP" or name.endswith(("an", "ish", "ese"))
+                else None
+            )
             if actor is not None:
                 info = self.index.info[actor]
                 return Mention(actor, info.side, start, end, name, info.kind, True)
@@ -262,7 +382,9 @@ class ArticleActors:
         while self._taken(slug, name):
             slug, n = f"{base}_{n}", n + 1
         if slug not in self.new:
-            self.new[slug] = NewActor(slug, name, "other", kind, _apposition(ent) if kind == PERSON else "")
+            self.new[slug] = NewActor(
+                slug, name, "other", kind, _apposition(ent) if kind == PERSON else ""
+            )
         self._by_name[key] = slug
         if kind == PERSON:
             self._by_name.setdefault(words[-1].lower(), slug)
@@ -272,12 +394,15 @@ class ArticleActors:
         if slug in self.index.registry.actors:
             return True
         other = self.new.get(slug)
-        return other is not None and other.name.lower() != name.lower() and \
-            not other.name.lower().endswith(" " + name.lower())
+        return (
+            other is not None
+            and other.name.lower() != name.lower()
+            and not other.name.lower().endswith(" " + name.lower())
+        )
 
 
 def _apposition(ent) -> str:
-    """"Olena Marchenko, an analyst at the Kyiv Institute" → "analyst at the kyiv institute"."""
+    """ "Olena Marchenko, an analyst at the Kyiv Institute" → "analyst at the kyiv institute"."""
     root = ent.root
     for child in root.children:
         if child.dep_ == "appos":

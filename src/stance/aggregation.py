@@ -68,7 +68,9 @@ class _Cell:
 class Tally:
     """Running confidence-weighted vote per key; ``key(finding)`` → (…, actor-or-side, topic)."""
 
-    def __init__(self, key: Callable[[Finding], tuple], side: Callable[[Finding], str] | None = None):
+    def __init__(
+        self, key: Callable[[Finding], tuple], side: Callable[[Finding], str] | None = None
+    ):
         self.key = key
         self.side = side or (lambda f: f.side)
         self.cells: dict[tuple, _Cell] = {}
@@ -107,11 +109,23 @@ class Tally:
             confidence = (agree / counted if counted else 0.0) * (agree / n_agree)
             best = cell.best[stance]
             date = key[0] if len(key) == 3 else None
-            out.append(Position(actor=key[-2], side=cell.side, topic=key[-1], stance=stance,
-                                confidence=confidence, sentences=cell.sentences[stance],
-                                findings=sum(cell.count.values()), evidence=best[1],
-                                evidence_article=best[2], evidence_sentence=best[3],
-                                articles=cell.articles, date=date, weights=dict(cell.weight)))
+            out.append(
+                Position(
+                    actor=key[-2],
+                    side=cell.side,
+                    topic=key[-1],
+                    stance=stance,
+                    confidence=confidence,
+                    sentences=cell.sentences[stance],
+                    findings=sum(cell.count.values()),
+                    evidence=best[1],
+                    evidence_article=best[2],
+                    evidence_sentence=best[3],
+                    articles=cell.articles,
+                    date=date,
+                    weights=dict(cell.weight),
+                )
+            )
         return sort_positions(out)
 
 
@@ -124,8 +138,16 @@ def choose_stance(weight: dict[str, float], count: dict[str, int]) -> str:
 
 def sort_positions(rows: list[Position], topics: list[str] | None = None) -> list[Position]:
     order = {t: i for i, t in enumerate(topics or [])}
-    return sorted(rows, key=lambda r: (r.date or "", _SIDE_ORDER.get(r.side, 99), r.actor,
-                                       order.get(r.topic, 99), r.topic))
+    return sorted(
+        rows,
+        key=lambda r: (
+            r.date or "",
+            _SIDE_ORDER.get(r.side, 99),
+            r.actor,
+            order.get(r.topic, 99),
+            r.topic,
+        ),
+    )
 
 
 def _roll_side(f: Finding) -> str:
@@ -150,12 +172,18 @@ class CorpusTally:
         self.actors = Tally(lambda f: (f.actor, f.topic))
         self.sides = Tally(lambda f: (_roll_side(f), f.topic), _roll_side)
         self.actors_by_date = Tally(lambda f: (f.date or "undated", f.actor, f.topic))
-        self.sides_by_date = Tally(lambda f: (f.date or "undated", _roll_side(f), f.topic), _roll_side)
+        self.sides_by_date = Tally(
+            lambda f: (f.date or "undated", _roll_side(f), f.topic), _roll_side
+        )
 
     def add(self, finding: Finding) -> None:
         for t in (self.actors, self.sides, self.actors_by_date, self.sides_by_date):
             t.add(finding)
 
     def summary(self) -> dict[str, list[Position]]:
-        return {"positions": self.actors.rows(), "sides": self.sides.rows(),
-                "positions_by_date": self.actors_by_date.rows(), "sides_by_date": self.sides_by_date.rows()}
+        return {
+            "positions": self.actors.rows(),
+            "sides": self.sides.rows(),
+            "positions_by_date": self.actors_by_date.rows(),
+            "sides_by_date": self.sides_by_date.rows(),
+        }

@@ -22,11 +22,30 @@ from .config import STANCES
 META_FILE = "classifier.json"
 
 
-def describe_target(actor: str, side: str, topic: str, propositions: dict[str, str]) -> str:
-    """The target as text, so one model learns every (holder, issue) pair."""
+def text_column(frame: pd.DataFrame, name: str, default: str = "") -> list[str]:
+    """A column as clean strings; absent or missing values become ``default``."""
+    if name not in frame:
+        return [default] * len(frame)
+    return [default if (v is None or v != v or v == "") else str(v) for v in frame[name]]
+
+
+def align_classes(probs: np.ndarray, classes) -> np.ndarray:
+    """Reorder a classifier's probability columns to :data:`STANCES` (zeros for unseen classes)."""
+    classes = list(classes)
+    return np.column_stack([probs[:, classes.index(s)] if s in classes else np.zeros(len(probs)) for s in STANCES])
+
+
+def describe_target(actor: str, side: str, topic: str, propositions: dict[str, str] | None = None) -> str:
+    """The target as text, so one model learns every (holder, issue) pair.
+
+    With ``propositions`` the issue's full proposition is spelt out (useful to a frozen
+    encoder); without, the topic name alone keeps fine-tuning inputs short.
+    """
     holder = "the author" if actor == "author" else actor.replace("_", " ")
-    prop = propositions.get(topic, topic.replace("_", " "))
-    return f"{topic.replace('_', ' ')}: {prop} holder: {holder} ({side.replace('_', ' ')})"
+    issue = topic.replace("_", " ")
+    if propositions and topic in propositions:
+        issue = f"{issue}: {propositions[topic]}"
+    return f"{issue} holder: {holder} ({side.replace('_', ' ')})"
 
 
 class StanceClassifier(ABC):

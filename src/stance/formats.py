@@ -61,7 +61,9 @@ class CsvWriter(Writer):
         from .scoring import Finding
 
         super().__init__(stream, topics)
-        self.csv = csv.DictWriter(stream, fieldnames=list(Finding.__dataclass_fields__), lineterminator="\n")
+        self.csv = csv.DictWriter(
+            stream, fieldnames=list(Finding.__dataclass_fields__), lineterminator="\n"
+        )
         self.csv.writeheader()
 
     def article(self, result: ArticleResult) -> None:
@@ -92,14 +94,22 @@ class JsonWriter(Writer):
 class TableWriter(Writer):
     """Rich tables for people: colour on a terminal, plain text in a file or a pipe."""
 
-    def __init__(self, stream: TextIO, topics: list[str], color: bool | None = None, width: int | None = None):
+    def __init__(
+        self, stream: TextIO, topics: list[str], color: bool | None = None, width: int | None = None
+    ):
         from rich.console import Console
 
         super().__init__(stream, topics)
         tty = stream.isatty() if hasattr(stream, "isatty") else False
         color = tty if color is None else color
-        self.console = Console(file=stream, width=width or (None if tty else 120), color_system="auto" if color else None,
-                               force_terminal=color, highlight=False, soft_wrap=False)
+        self.console = Console(
+            file=stream,
+            width=width or (None if tty else 120),
+            color_system="auto" if color else None,
+            force_terminal=color,
+            highlight=False,
+            soft_wrap=False,
+        )
         self.n = 0
 
     def article(self, result: ArticleResult) -> None:
@@ -109,11 +119,15 @@ class TableWriter(Writer):
         head = Text(a.id, style="bold")
         if a.title:
             head.append(f" — {a.title}")
-        head.append(f"  ({a.date or 'no date'}; {len(result.sentences)} sentences, "
-                    f"{len(result.findings)} findings)", style="dim")
+        head.append(
+            f"  ({a.date or 'no date'}; {len(result.sentences)} sentences, "
+            f"{len(result.findings)} findings)",
+            style="dim",
+        )
         if self.n:
             self.console.print()
-        self.console.print(head)
+        head.truncate(self.console.width, overflow="ellipsis")
+        self.console.print(head, no_wrap=True)
         self.n += 1
         if not result.positions:
             self.console.print("  no positions found", style="dim")
@@ -126,14 +140,16 @@ class TableWriter(Writer):
             line.append(p.stance, style=_STANCE_STYLE[p.stance])
             line.append(f" {p.confidence:.2f} — s{p.evidence_sentence}: ")
             line.append(_clip(p.evidence), style="italic")
-            self.console.print(line)
+            # One line per cell of the table: the sentence is cut to the terminal's width.
+            line.truncate(self.console.width, overflow="ellipsis")
+            self.console.print(line, no_wrap=True)
 
     def pivot(self, rows: list[Position], first: str, title: str = "", by_date: bool = False):
         """An actor (or side) × topic table; each cell: stance, confidence, ×sentences."""
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=title or None, title_justify="left", show_edge=True, pad_edge=False)
+        table = Table(title=title or None, title_justify="left")
         if by_date:
             table.add_column("date")
         table.add_column(first)
@@ -146,15 +162,21 @@ class TableWriter(Writer):
         for r in rows:
             cells.setdefault((r.date, r.actor, r.side), {})[r.topic] = r
         for (date, actor, side), by_topic in cells.items():
-            head = ([date or ""] if by_date else []) + [actor] + ([side] if first == "actor" else [])
+            head = (
+                ([date or ""] if by_date else []) + [actor] + ([side] if first == "actor" else [])
+            )
             row = []
             for t in topics:
                 p = by_topic.get(t)
                 if p is None:
                     row.append(Text(""))
                 else:
-                    row.append(Text.assemble((p.stance, _STANCE_STYLE[p.stance]),
-                                             f" {p.confidence:.2f} ×{p.sentences}"))
+                    row.append(
+                        Text.assemble(
+                            (p.stance, _STANCE_STYLE[p.stance]),
+                            f" {p.confidence:.2f} ×{p.sentences}",
+                        )
+                    )
             table.add_row(*head, *row)
         return table
 
@@ -164,12 +186,23 @@ class TableWriter(Writer):
         if corpus is not None and corpus.n_articles > 1:
             tables = corpus.tally.summary()
             self.console.print()
-            self.console.print(Text(f"corpus: {corpus.n_articles} articles, {corpus.n_sentences} sentences, "
-                                    f"{corpus.n_findings} findings", style="bold"))
+            self.console.print(
+                Text(
+                    f"corpus: {corpus.n_articles} articles, {corpus.n_sentences} sentences, "
+                    f"{corpus.n_findings} findings",
+                    style="bold",
+                )
+            )
             if tables["positions"]:
-                self.console.print(self.pivot(tables["positions"], "actor", title="actors (all articles)"))
-                self.console.print(self.pivot(tables["sides"], "side", title="sides (all articles)"))
-                self.console.print(self.pivot(tables["sides_by_date"], "side", title="sides by date", by_date=True))
+                self.console.print(
+                    self.pivot(tables["positions"], "actor", title="actors (all articles)")
+                )
+                self.console.print(
+                    self.pivot(tables["sides"], "side", title="sides (all articles)")
+                )
+                self.console.print(
+                    self.pivot(tables["sides_by_date"], "side", title="sides by date", by_date=True)
+                )
         super().finish()
 
 
@@ -238,11 +271,18 @@ class ProgressReporter:
             from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                     console=Console(stderr=True), transient=True)
+            self.progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task("scoring")
-        self.progress.update(self.task, description=f"scoring: {articles} articles, {sentences} sentences")
+        self.progress.update(
+            self.task, description=f"scoring: {articles} articles, {sentences} sentences"
+        )
 
     def echo(self, line: str) -> None:
         """Print a line on stderr without tearing the progress display."""

@@ -100,18 +100,23 @@ def check_items(rows: list[tuple[int, Item]], registry: Registry, path: str) -> 
         if key in sentence_text:
             text, context, first = sentence_text[key]
             if text != it.text:
-                where(f"doc {it.doc!r} sentence {it.sent} has different text on line {first}: doc/sent disagrees with text")
+                where(f"doc {it.doc!r} sentence {it.sent} has different text on line {first}: "
+                      "doc/sent disagrees with text")
             elif context != it.context:
                 where(f"doc {it.doc!r} sentence {it.sent} has a different context on line {first}")
         else:
             sentence_text[key] = (it.text, it.context, line)
         if it.doc in doc_split and doc_split[it.doc][0] != it.split:
-            where(f"doc {it.doc!r} is in split {it.split!r} here but {doc_split[it.doc][0]!r} on line "
-                  f"{doc_split[it.doc][1]}: a document belongs to one split")
+            where(
+                f"doc {it.doc!r} is in split {it.split!r} here but {doc_split[it.doc][0]!r} on line "
+                f"{doc_split[it.doc][1]}: a document belongs to one split"
+            )
         doc_split.setdefault(it.doc, (it.split, line))
         pair = (it.doc, it.sent, it.actor, it.topic)
         if pair in pair_seen:
-            where(f"actor {it.actor!r} already has a position on {it.topic!r} in this sentence (line {pair_seen[pair]})")
+            where(
+                f"actor {it.actor!r} already has a position on {it.topic!r} in this sentence (line {pair_seen[pair]})"
+            )
         pair_seen.setdefault(pair, line)
         if it.topic == NONE_TOPIC:
             none_at.setdefault(key, line)
@@ -119,7 +124,9 @@ def check_items(rows: list[tuple[int, Item]], registry: Registry, path: str) -> 
             position_at.setdefault(key, line)
     for key, line in none_at.items():
         if key in position_at:
-            problems.append(Problem(path, line, f"doc {key[0]!r} sentence {key[1]} is labelled both 'none' and with positions"))
+            problems.append(
+                Problem(path, line, f"doc {key[0]!r} sentence {key[1]} is labelled both 'none' and with positions")
+            )
     by_doc: dict[str, dict[int, tuple[str, str, int]]] = defaultdict(dict)
     for (doc, sent), value in sentence_text.items():
         by_doc[doc][sent] = value
@@ -127,9 +134,17 @@ def check_items(rows: list[tuple[int, Item]], registry: Registry, path: str) -> 
         for sent in sorted(sents):
             text, context, line = sents[sent]
             if sent > 0 and sent - 1 not in sents:
-                problems.append(Problem(path, line, f"doc {doc!r} has no sentence {sent - 1}: every sentence of a document is labelled"))
+                problems.append(
+                    Problem(
+                        path, line, f"doc {doc!r} has no sentence {sent - 1}: every sentence of a document is labelled"
+                    )
+                )
             elif sent > 0 and context != sents[sent - 1][0]:
-                problems.append(Problem(path, line, f"context of doc {doc!r} sentence {sent} is not the text of sentence {sent - 1}"))
+                problems.append(
+                    Problem(
+                        path, line, f"context of doc {doc!r} sentence {sent} is not the text of sentence {sent - 1}"
+                    )
+                )
     return problems
 
 
@@ -177,7 +192,11 @@ class LabelSet:
         items = pd.DataFrame([it.model_dump() for _, it in rows])
         items["side"] = [registry.side_of(a) if a else "" for a in items["actor"]]
         docs_path = labels_dir / DOCUMENTS_FILE
-        docs = pd.DataFrame([d.model_dump() for _, d in _read_jsonl(docs_path, Document, [])]) if docs_path.exists() else pd.DataFrame(columns=["doc", "title", "date", "genre", "source"])
+        docs = (
+            pd.DataFrame([d.model_dump() for _, d in _read_jsonl(docs_path, Document, [])])
+            if docs_path.exists()
+            else pd.DataFrame(columns=["doc", "title", "date", "genre", "source"])
+        )
         return cls(registry, items, docs, content_digest(labels_dir), labels_dir)
 
     def positions(self, split: str | None = None) -> pd.DataFrame:
@@ -191,7 +210,13 @@ class LabelSet:
         rows = []
         for (doc, sent), group in df.groupby(["doc", "sent"], sort=True):
             first = group.iloc[0]
-            row = {"doc": doc, "sent": sent, "text": first["text"], "context": first["context"], "split": first["split"]}
+            row = {
+                "doc": doc,
+                "sent": sent,
+                "text": first["text"],
+                "context": first["context"],
+                "split": first["split"],
+            }
             present = set(group["topic"])
             row.update({t: int(t in present) for t in self.registry.topic_ids})
             rows.append(row)
@@ -209,8 +234,9 @@ def content_digest(labels_dir: str | Path) -> str:
     return h.hexdigest()
 
 
-def assign_splits(items: pd.DataFrame, seed: int = 13, fractions=(0.70, 0.15, 0.15),
-                  strata: dict[str, str] | None = None) -> dict[str, str]:
+def assign_splits(
+    items: pd.DataFrame, seed: int = 13, fractions=(0.70, 0.15, 0.15), strata: dict[str, str] | None = None
+) -> dict[str, str]:
     """Deterministic document-level split, stratified by document group (e.g. genre).
 
     Documents are ordered by a seeded hash within each stratum and cut in the given
@@ -219,8 +245,12 @@ def assign_splits(items: pd.DataFrame, seed: int = 13, fractions=(0.70, 0.15, 0.
     """
     docs = sorted(items["doc"].unique())
     strata = strata or {}
-    pairs = items[items["topic"] != NONE_TOPIC].groupby("doc").apply(
-        lambda g: set(zip(g["topic"], g["stance"])), include_groups=False).to_dict()
+    pairs = (
+        items[items["topic"] != NONE_TOPIC]
+        .groupby("doc")
+        .apply(lambda g: set(zip(g["topic"], g["stance"])), include_groups=False)
+        .to_dict()
+    )
     needed = set().union(*pairs.values()) if pairs else set()
     for attempt in range(200):
         s = seed + attempt
@@ -241,7 +271,8 @@ def assign_splits(items: pd.DataFrame, seed: int = 13, fractions=(0.70, 0.15, 0.
                 result[d] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
         covered = all(
             needed <= set().union(*[pairs.get(d, set()) for d in docs if result[d] == split] or [set()])
-            for split in SPLITS)
+            for split in SPLITS
+        )
         if covered:
             return result
     return result
@@ -264,14 +295,31 @@ def stats(labels: LabelSet) -> dict[str, pd.DataFrame]:
     by_actor = by_actor.sort_values("total", ascending=False)
     n_sent = items.drop_duplicates(["doc", "sent"]).shape[0]
     n_none = items[items["topic"] == NONE_TOPIC].shape[0]
-    summary = pd.DataFrame({"value": {
-        "items": len(items), "documents": items["doc"].nunique(), "sentences": n_sent,
-        "sentences without a position": n_none, "share without a position": round(n_none / max(n_sent, 1), 3),
-        "actors holding positions": pos["actor"].nunique(),
-        "min non-neutral items per topic x stance": int(topic_stance.drop(index=NONE_TOPIC, errors="ignore")[["support", "oppose"]].min().min()) if len(pos) else 0,
-    }})
-    return {"summary": summary, "topic x stance": topic_stance, "split": by_split,
-            "split x topic x stance": split_topic, "side": by_side, "actor": by_actor}
+    summary = pd.DataFrame(
+        {
+            "value": {
+                "items": len(items),
+                "documents": items["doc"].nunique(),
+                "sentences": n_sent,
+                "sentences without a position": n_none,
+                "share without a position": round(n_none / max(n_sent, 1), 3),
+                "actors holding positions": pos["actor"].nunique(),
+                "min non-neutral items per topic x stance": int(
+                    topic_stance.drop(index=NONE_TOPIC, errors="ignore")[["support", "oppose"]].min().min()
+                )
+                if len(pos)
+                else 0,
+            }
+        }
+    )
+    return {
+        "summary": summary,
+        "topic x stance": topic_stance,
+        "split": by_split,
+        "split x topic x stance": split_topic,
+        "side": by_side,
+        "actor": by_actor,
+    }
 
 
 def resplit(labels_dir: str | Path, seed: int = 13) -> dict[str, int]:

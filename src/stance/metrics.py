@@ -30,8 +30,10 @@ def topic_metrics(gold: np.ndarray, pred: np.ndarray, topic_ids: list[str]) -> d
     from sklearn.metrics import f1_score
 
     gold, pred = np.asarray(gold, dtype=int), np.asarray(pred, dtype=int)
-    out = {"topic_f1_micro": float(f1_score(gold, pred, average="micro", zero_division=0)),
-           "topic_f1_macro": float(f1_score(gold, pred, average="macro", zero_division=0))}
+    out = {
+        "topic_f1_micro": float(f1_score(gold, pred, average="micro", zero_division=0)),
+        "topic_f1_macro": float(f1_score(gold, pred, average="macro", zero_division=0)),
+    }
     for j, t in enumerate(topic_ids):
         out[f"topic_f1_{t}"] = float(f1_score(gold[:, j], pred[:, j], zero_division=0))
     out["topic_f1_none"] = float(f1_score(gold.sum(1) == 0, pred.sum(1) == 0, zero_division=0))

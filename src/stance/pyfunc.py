@@ -40,11 +40,15 @@ def predict_frame(classifier, frame: pd.DataFrame) -> pd.DataFrame:
     given = frame.get("topic", pd.Series([""] * len(frame))).fillna("").astype(str)
     top = [ids[i] for i in topic_probs.argmax(axis=1)] if len(frame) else []
     topic = [g if g and g != NONE_TOPIC else (t if d.any() else NONE_TOPIC) for g, t, d in zip(given, top, detected)]
-    stance_in = pd.DataFrame({
-        "text": frame["text"], "context": frame["context"], "topic": topic,
-        "actor": frame.get("actor", pd.Series([AUTHOR] * len(frame))).fillna(AUTHOR).replace("", AUTHOR),
-        "side": frame.get("side", pd.Series(["other"] * len(frame))).fillna("other").replace("", "other"),
-    })
+    stance_in = pd.DataFrame(
+        {
+            "text": frame["text"],
+            "context": frame["context"],
+            "topic": topic,
+            "actor": frame.get("actor", pd.Series([AUTHOR] * len(frame))).fillna(AUTHOR).replace("", AUTHOR),
+            "side": frame.get("side", pd.Series(["other"] * len(frame))).fillna("other").replace("", "other"),
+        }
+    )
     has_topic = stance_in["topic"] != NONE_TOPIC
     probs = np.tile(np.array([0.0, 0.0, 1.0]), (len(frame), 1))
     if has_topic.any():

@@ -36,12 +36,21 @@ SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 # article, and scoring it whole would take minutes.
 MAX_CHARS = 1_000_000
 _SNIFF_BYTES = 8192
-_BINARY_MAGIC = {b"%PDF": "PDF", b"PK\x03\x04": "ZIP/Office", b"\x1f\x8b": "gzip",
-                 b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF"}
+_BINARY_MAGIC = {
+    b"%PDF": "PDF",
+    b"PK\x03\x04": "ZIP/Office",
+    b"\x1f\x8b": "gzip",
+    b"\x89PNG": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF8": "GIF",
+}
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
-_HEADER_LINE = re.compile(r"^(?:date\s*[:=]?\s*(?P<date>\d{4}-\d{2}-\d{2})\s*"
-                          r"|(?P<key>title|source|url)\s*:\s*(?P<value>.+?)\s*)$", re.IGNORECASE)
-_FINAL_PUNCT = tuple('.!?:;"”’\'')
+_HEADER_LINE = re.compile(
+    r"^(?:date\s*[:=]?\s*(?P<date>\d{4}-\d{2}-\d{2})\s*"
+    r"|(?P<key>title|source|url)\s*:\s*(?P<value>.+?)\s*)$",
+    re.IGNORECASE,
+)
+_FINAL_PUNCT = tuple(".!?:;\"”’'")
 
 
 @dataclass
@@ -76,7 +85,7 @@ class InputError(StanceError):
 
     def __init__(self, problem: InputProblem):
         self.problem = problem
-        super().__init__(f"{problem} (stopped: --strict)")
+        super().__init__(f"{str(problem).removesuffix('; skipped')} (stopped: --strict)")
 
 
 class _Record(BaseModel):
@@ -111,9 +120,14 @@ def parse_date(value: object) -> str | None:
         return None
 
 
-def read_inputs(paths: Iterable[str | Path], *, date: str | None = None, strict: bool = False,
-                max_chars: int = MAX_CHARS, stdin: BinaryIO | None = None
-                ) -> Iterator[Article | InputProblem]:
+def read_inputs(
+    paths: Iterable[str | Path],
+    *,
+    date: str | None = None,
+    strict: bool = False,
+    max_chars: int = MAX_CHARS,
+    stdin: BinaryIO | None = None,
+) -> Iterator[Article | InputProblem]:
     """Every article of every input, with a problem record for each fault found.
 
     ``date`` fills in the date of articles that carry none (metadata and ``date`` lines
@@ -129,8 +143,14 @@ def read_inputs(paths: Iterable[str | Path], *, date: str | None = None, strict:
             yield item
 
 
-def read_text(text: str, *, id: str = "text", date: str | None = None, title: str = "",
-              max_chars: int = MAX_CHARS) -> tuple[Article | None, list[InputProblem]]:
+def read_text(
+    text: str,
+    *,
+    id: str = "text",
+    date: str | None = None,
+    title: str = "",
+    max_chars: int = MAX_CHARS,
+) -> tuple[Article | None, list[InputProblem]]:
     """An in-memory string as an article (the ``score_article`` entry point)."""
     reader = _Reader(date=parse_date(date), max_chars=max_chars)
     items = list(reader.text_articles(id, text[: max_chars + 1], markdown=False))
@@ -156,8 +176,13 @@ class _Reader:
         if not path.exists():
             yield InputProblem(raw, 0, "no such file or folder: check the path")
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in SUPPORTED
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             if not files:
                 yield InputProblem(raw, 0, "folder holds no .txt, .md, .html or .jsonl files")
             for f in files:
@@ -175,7 +200,9 @@ class _Reader:
                     return
                 kind = _binary_kind(head)
                 if kind:
-                    yield InputProblem(name, 0, f"binary file ({kind}): pass plain text, HTML or JSONL")
+                    yield InputProblem(
+                        name, 0, f"binary file ({kind}): pass plain text, HTML or JSONL"
+                    )
                     return
                 fh.seek(0)
                 suffix = path.suffix.lower()
@@ -188,8 +215,12 @@ class _Reader:
                 else:
                     text, problems = self._decode(name, fh, self.max_chars + 1)
                     yield from problems
-                    yield from self.text_articles(name, text, markdown=suffix in {".md", ".markdown"},
-                                                  size=path.stat().st_size)
+                    yield from self.text_articles(
+                        name,
+                        text,
+                        markdown=suffix in {".md", ".markdown"},
+                        size=path.stat().st_size,
+                    )
         except OSError as exc:
             yield InputProblem(name, 0, f"cannot read: {exc.strerror or exc}")
 
@@ -203,7 +234,9 @@ class _Reader:
             return
         kind = _binary_kind(first[:_SNIFF_BYTES])
         if kind:
-            yield InputProblem("<stdin>", 0, f"binary input ({kind}): pass plain text, HTML or JSONL")
+            yield InputProblem(
+                "<stdin>", 0, f"binary input ({kind}): pass plain text, HTML or JSONL"
+            )
             return
         joined = _Prepended(first, stream)
         suffix = _sniff_suffix(first)
@@ -236,9 +269,15 @@ class _Reader:
         text = "".join(chunks)[:limit]
         problems = []
         if bad:
-            problems.append(InputProblem(name, 0, "not valid UTF-8: decoded with replacement characters "
-                                         f"({text.count(chr(0xFFFD))} replaced); re-save it as UTF-8",
-                                         "warning"))
+            problems.append(
+                InputProblem(
+                    name,
+                    0,
+                    "not valid UTF-8: decoded with replacement characters "
+                    f"({text.count(chr(0xFFFD))} replaced); re-save it as UTF-8",
+                    "warning",
+                )
+            )
         return text, problems
 
     def _cut(self, name: str, text: str, size: int | None = None) -> tuple[str, list[InputProblem]]:
@@ -248,12 +287,19 @@ class _Reader:
         cut = max(text.rfind("\n", 0, self.max_chars), text.rfind(". ", 0, self.max_chars) + 1)
         cut = cut if cut > self.max_chars // 2 else self.max_chars
         how_big = f"{size / 1e6:.1f} MB" if size else f"more than {self.max_chars:,} characters"
-        return text[:cut], [InputProblem(
-            name, 0, f"too long for one article ({how_big}): scored the first {cut:,} characters; "
-            "split it into articles (one per file, or a JSONL corpus) to score the rest", "warning")]
+        return text[:cut], [
+            InputProblem(
+                name,
+                0,
+                f"too long for one article ({how_big}): scored the first {cut:,} characters; "
+                "split it into articles (one per file, or a JSONL corpus) to score the rest",
+                "warning",
+            )
+        ]
 
-    def text_articles(self, name: str, text: str, markdown: bool, size: int | None = None
-                      ) -> Iterator[Article | InputProblem]:
+    def text_articles(
+        self, name: str, text: str, markdown: bool, size: int | None = None
+    ) -> Iterator[Article | InputProblem]:
         text, problems = self._cut(name, text, size)
         yield from problems
         text, meta = _strip_header(text, markdown)
@@ -262,9 +308,15 @@ class _Reader:
             return
         if markdown:
             text = _blank_markdown(text)
-        yield Article(id=name, text=text, title=meta.get("title", ""),
-                      date=meta.get("date") or self.date, source=meta.get("source", ""),
-                      url=meta.get("url", ""), origin=name)
+        yield Article(
+            id=name,
+            text=text,
+            title=meta.get("title", ""),
+            date=meta.get("date") or self.date,
+            source=meta.get("source", ""),
+            url=meta.get("url", ""),
+            origin=name,
+        )
 
     def html_articles(self, name: str, fh: BinaryIO) -> Iterator[Article | InputProblem]:
         # Markup is several times the size of its text, so allow more bytes than characters.
@@ -279,8 +331,15 @@ class _Reader:
             return
         text, cut = self._cut(name, text)
         yield from cut
-        yield Article(id=name, text=text, title=meta.get("title") or "", date=meta.get("date") or self.date,
-                      source=meta.get("source") or "", url=meta.get("url") or "", origin=name)
+        yield Article(
+            id=name,
+            text=text,
+            title=meta.get("title") or "",
+            date=meta.get("date") or self.date,
+            source=meta.get("source") or "",
+            url=meta.get("url") or "",
+            origin=name,
+        )
 
     def jsonl_articles(self, name: str, fh: BinaryIO) -> Iterator[Article | InputProblem]:
         warned = False
@@ -293,34 +352,57 @@ class _Reader:
                 line = raw.decode("utf-8", errors="replace")
                 if not warned:
                     warned = True
-                    yield InputProblem(name, line_no, "not valid UTF-8: decoded with replacement "
-                                       "characters; re-save the file as UTF-8", "warning")
+                    yield InputProblem(
+                        name,
+                        line_no,
+                        "not valid UTF-8: decoded with replacement "
+                        "characters; re-save the file as UTF-8",
+                        "warning",
+                    )
             where = f"{name}:{line_no}"
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield InputProblem(name, line_no, f"invalid JSON ({exc.msg}, column {exc.colno}): "
-                                   "fix or remove the line; skipped")
+                yield InputProblem(
+                    name,
+                    line_no,
+                    f"invalid JSON ({exc.msg}, column {exc.colno}): "
+                    "fix or remove the line; skipped",
+                )
                 continue
             if not isinstance(obj, dict):
-                yield InputProblem(name, line_no, "expected a JSON object with a 'text' field; skipped")
+                yield InputProblem(
+                    name, line_no, "expected a JSON object with a 'text' field; skipped"
+                )
                 continue
             try:
                 rec = _Record.model_validate(obj)
             except ValidationError as exc:
                 err = exc.errors()[0]
                 field = ".".join(str(p) for p in err["loc"]) or "record"
-                msg = "missing 'text' field" if err["type"] == "missing" and field == "text" else \
-                    f"{field}: {err['msg'].removeprefix('Value error, ')}"
+                msg = (
+                    "missing 'text' field"
+                    if err["type"] == "missing" and field == "text"
+                    else f"{field}: {err['msg'].removeprefix('Value error, ')}"
+                )
                 yield InputProblem(name, line_no, f"{msg}; skipped")
                 continue
             art_date = parse_date(rec.date)
             if rec.date and art_date is None:
-                yield InputProblem(name, line_no, f"date {rec.date!r} is not YYYY-MM-DD: ignored", "warning")
+                yield InputProblem(
+                    name, line_no, f"date {rec.date!r} is not YYYY-MM-DD: ignored", "warning"
+                )
             text, cut = self._cut(where, rec.text)
             yield from cut
-            yield Article(id=rec.id or where, text=text, title=rec.title or "", date=art_date or self.date,
-                          source=rec.source or "", url=rec.url or "", origin=where)
+            yield Article(
+                id=rec.id or where,
+                text=text,
+                title=rec.title or "",
+                date=art_date or self.date,
+                source=rec.source or "",
+                url=rec.url or "",
+                origin=where,
+            )
 
 
 def html_to_text(html: str) -> tuple[str, dict, str | None]:
@@ -331,16 +413,25 @@ def html_to_text(html: str) -> tuple[str, dict, str | None]:
     meta: dict = {}
     note = None
     try:
-        doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
-                                          include_tables=False, favor_recall=True)
+        doc = trafilatura.bare_extraction(
+            html,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            favor_recall=True,
+        )
     except Exception:  # trafilatura raises assorted lxml errors on broken markup
         doc = None
     text = ""
     if doc is not None:
         d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
         text = d.get("text") or ""
-        meta = {"title": d.get("title"), "date": parse_date(d.get("date")), "url": d.get("url"),
-                "source": d.get("sitename") or d.get("hostname")}
+        meta = {
+            "title": d.get("title"),
+            "date": parse_date(d.get("date")),
+            "url": d.get("url"),
+            "source": d.get("sitename") or d.get("hostname"),
+        }
     if not text.strip():
         text = _visible_text(html)
         if text.strip():
@@ -356,7 +447,20 @@ def _visible_text(html: str) -> str:
     from html.parser import HTMLParser
 
     skip = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "template"}
-    blocks = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "section", "article", "tr", "blockquote"}
+    blocks = {
+        "p",
+        "div",
+        "br",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "section",
+        "article",
+        "tr",
+        "blockquote",
+    }
 
     class _Text(HTMLParser):
         def __init__(self):
@@ -414,10 +518,12 @@ def _strip_header(text: str, markdown: bool) -> tuple[str, dict]:
     first_nl = rest.find("\n")
     if first_nl > 0:
         first = rest[:first_nl].strip()
-        after = rest[first_nl + 1:]
+        after = rest[first_nl + 1 :]
         heading = markdown and first.startswith("#")
         blank_follows = after.lstrip(" \t\r").startswith("\n") or not after.strip()
-        if first and (heading or (blank_follows and len(first) <= 200 and not first.endswith(_FINAL_PUNCT))):
+        if first and (
+            heading or (blank_follows and len(first) <= 200 and not first.endswith(_FINAL_PUNCT))
+        ):
             meta.setdefault("title", first.lstrip("#").strip())
             pos += first_nl
     if pos:
@@ -430,7 +536,9 @@ _MD_MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}|>|[-*+]|\d+[.)])\s|\*\*|__|`")
 
 def _blank_markdown(text: str) -> str:
     """Blank heading, quote and list markers and emphasis with spaces (offsets stay put)."""
-    return "\n".join(_MD_MARKUP.sub(lambda m: " " * len(m.group(0)), line) for line in text.split("\n"))
+    return "\n".join(
+        _MD_MARKUP.sub(lambda m: " " * len(m.group(0)), line) for line in text.split("\n")
+    )
 
 
 def _binary_kind(head: bytes) -> str | None:

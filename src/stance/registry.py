@@ -65,7 +65,7 @@ class _LineLoader(yaml.SafeLoader):
 
 def _load_entries(path: Path, key: str) -> tuple[list[dict], list[Problem]]:
     if not path.exists():
-        return [], [Problem(str(path), 0, f"file missing: create it (see labels/GUIDELINES.md)")]
+        return [], [Problem(str(path), 0, "file missing: create it (see labels/GUIDELINES.md)")]
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except yaml.YAMLError as exc:
@@ -127,7 +127,9 @@ class Registry:
             for alias in a.aliases:
                 key = alias.casefold()
                 if key in alias_owner and alias_owner[key] != a.id:
-                    problems.append(Problem(str(a_path), 0, f"alias {alias!r} belongs to both {alias_owner[key]!r} and {a.id!r}"))
+                    problems.append(
+                        Problem(str(a_path), 0, f"alias {alias!r} belongs to both {alias_owner[key]!r} and {a.id!r}")
+                    )
                 alias_owner.setdefault(key, a.id)
         if strict and problems:
             raise LabelsError(problems)

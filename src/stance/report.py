@@ -296,7 +296,9 @@ def _evidence(group: pd.DataFrame, stance: str, k: int) -> pd.DataFrame:
 
 
 def _cite(row) -> str:
-    where = f"{row.article}, {row.date}" if row.date else row.article
+    """``sentence [article or its title, date; stance confidence]`` for hovers and tables."""
+    source = row.title or row.article
+    where = f"{source}, {row.date}" if row.date else source
     return f"{row.text.strip()} [{where}; {row.stance} {row.confidence:.2f}]"
 
 
@@ -447,7 +449,11 @@ def _matrix(table: pd.DataFrame, row: str) -> tuple[list[str], dict[tuple[str, s
 
 
 def _actor_labels(positions: pd.DataFrame) -> dict[str, str]:
-    return {r["actor"]: f"{r['name']} ({r['side']})" for r in positions.to_dict("records")}
+    return {r["actor"]: _label(r["name"], r["side"]) for r in positions.to_dict("records")}
+
+
+def _label(name: str, side: str) -> str:
+    return f"{name} · {side}"
 
 
 def heatmap_figure(positions: pd.DataFrame, topics: list[str] | None = None) -> go.Figure:
@@ -580,8 +586,10 @@ def timeline_figure(tl: pd.DataFrame, topic: str, changes: pd.DataFrame | None =
     for actor in shown + hidden:
         g = sub[sub["actor"] == actor].sort_values("date")
         recs = g.to_dict("records")
-        label = f"{recs[0]['name']} ({recs[0]['side']})"
-        fig.add_scatter(x=pd.to_datetime(g["date"]), y=g["net"], mode="lines+markers", name=label,
+        label = _label(recs[0]["name"], recs[0]["side"])
+        # The author is a different writer in every article: points, not a line.
+        mode = "markers" if actor == AUTHOR else "lines+markers"
+        fig.add_scatter(x=pd.to_datetime(g["date"]), y=g["net"], mode=mode, name=label,
                         marker={"size": [6 + 2 * min(r["n"], 6) for r in recs]},
                         customdata=[_cell_hover(label, r) for r in recs],
                         hovertemplate="%{customdata}<extra></extra>",
@@ -881,8 +889,9 @@ def _mpl_timeline(tl: pd.DataFrame, topic: str, changes: pd.DataFrame,
     ax = fig.subplots()
     for actor in shown:
         g = sub[sub["actor"] == actor].sort_values("date")
-        ax.plot(pd.to_datetime(g["date"]), g["net"], marker="o", linewidth=1.2,
-                label=f"{g['name'].iloc[0]} ({g['side'].iloc[0]})")
+        ax.plot(pd.to_datetime(g["date"]), g["net"], marker="o",
+                linewidth=0 if actor == AUTHOR else 1.2,
+                label=_label(g["name"].iloc[0], g["side"].iloc[0]))
     points = _change_points(sub, changes, topic, actors=shown)
     if points:
         ax.scatter(pd.to_datetime([c["after_date"] for c in points]), [c["net"] for c in points],

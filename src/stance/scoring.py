@@ -33,8 +33,20 @@ from .reading import MAX_CHARS, Article, InputProblem, read_inputs, read_text
 from .registry import Registry
 from .segmentation import load_nlp, segment
 
-FINDING_KEYS = ("article", "sentence", "text", "actor", "side", "topic", "stance", "confidence",
-                "attribution", "start", "end", "date")
+FINDING_KEYS = (
+    "article",
+    "sentence",
+    "text",
+    "actor",
+    "side",
+    "topic",
+    "stance",
+    "confidence",
+    "attribution",
+    "start",
+    "end",
+    "date",
+)
 
 
 @dataclass
@@ -94,33 +106,54 @@ class ArticleResult:
         return self.article.id
 
     def summary(self) -> dict[str, Any]:
-        """Metadata and the aggregated tables (the ``--format json`` article object, less findings)."""
+        """Metadata and aggregated tables: the ``--format json`` article object, less findings."""
         a = self.article
-        return {"article": a.id, "title": a.title, "date": a.date, "source": a.source, "url": a.url,
-                "sentences": len(self.sentences), "findings": len(self.findings),
-                "positions": [p.to_dict() for p in self.positions],
-                "sides": [p.to_dict() for p in self.sides],
-                "new_actors": [asdict(n) for n in self.new_actors]}
+        return {
+            "article": a.id,
+            "title": a.title,
+            "date": a.date,
+            "source": a.source,
+            "url": a.url,
+            "sentences": len(self.sentences),
+            "findings": len(self.findings),
+            "positions": [p.to_dict() for p in self.positions],
+            "sides": [p.to_dict() for p in self.sides],
+            "new_actors": [asdict(n) for n in self.new_actors],
+        }
 
     def findings_frame(self):
         import pandas as pd
 
-        return pd.DataFrame([f.to_dict() for f in self.findings], columns=list(Finding.__dataclass_fields__))
+        return pd.DataFrame(
+            [f.to_dict() for f in self.findings], columns=list(Finding.__dataclass_fields__)
+        )
 
     def positions_frame(self):
         import pandas as pd
 
-        return pd.DataFrame([p.to_dict() for p in self.positions], columns=list(Position.__dataclass_fields__))
+        return pd.DataFrame(
+            [p.to_dict() for p in self.positions], columns=list(Position.__dataclass_fields__)
+        )
 
 
 class Scorer:
     """A loaded model, spaCy pipeline and actor index, reused for any number of articles."""
 
-    def __init__(self, model=None, registry: Registry | str | Path | None = None, *,
-                 min_confidence: float = 0.0, batch_articles: int = 32, batch_chars: int = 150_000):
+    def __init__(
+        self,
+        model=None,
+        registry: Registry | str | Path | None = None,
+        *,
+        min_confidence: float = 0.0,
+        batch_articles: int = 32,
+        batch_chars: int = 150_000,
+        all_entities: bool = False,
+    ):
         self.model = resolve_model(model)
         self.registry = resolve_registry(registry)
         self.min_confidence = float(min_confidence)
+        # False: look for names the registry lacks only where they could hold a position.
+        self.all_entities = all_entities
         self.batch_articles = batch_articles
         self.batch_chars = batch_chars
         self.nlp = load_nlp()
@@ -154,6 +187,8 @@ class Scorer:
         import pandas as pd
 
         segmented = segment([a.text for a in batch], self.nlp)
+        docs = {id(s.span.doc): s.span.doc for sentences in segmented for s in sentences}
+        self.index.recognise(list(docs.values()), everywhere=self.all_entities)
         analysed = []  # per article: (actors, sentences, holders)
         for sentences in segmented:
             actors = ArticleActors(self.index)
@@ -167,12 +202,19 @@ class Scorer:
             analysed.append((actors, sentences, attribute(sentences, mentions, actors)))
 
         flat = [(ai, s) for ai, (_, sentences, _) in enumerate(analysed) for s in sentences]
-        contexts = [sentences[s.index - 1].text if s.index else ""
-                    for _, sentences, _ in analysed for s in sentences]
+        contexts = [
+            sentences[s.index - 1].text if s.index else ""
+            for _, sentences, _ in analysed
+            for s in sentences
+        ]
         topic_ids = self.topics
         if flat:
-            probs = np.asarray(self.model.predict_topics(pd.DataFrame(
-                {"text": [s.text for _, s in flat], "context": contexts})), dtype=float)
+            probs = np.asarray(
+                self.model.predict_topics(
+                    pd.DataFrame({"text": [s.text for _, s in flat], "context": contexts})
+                ),
+                dtype=float,
+            )
         else:
             probs = np.zeros((0, len(topic_ids)))
         threshold = float(getattr(self.model, "topic_threshold", 0.5))
@@ -182,36 +224,77 @@ class Scorer:
             holders = analysed[ai][2][s.index]
             for j in np.flatnonzero(probs[n] >= threshold) if len(topic_ids) else []:
                 for h in holders:
-                    rows.append({"text": s.text, "context": contexts[n], "actor": h.actor, "side": h.side,
-                                 "topic": topic_ids[j]})
+                    rows.append(
+                        {
+                            "text": s.text,
+                            "context": contexts[n],
+                            "actor": h.actor,
+                            "side": h.side,
+                            "topic": topic_ids[j],
+                        }
+                    )
                     keys.append((n, h, int(j)))
-        stance_probs = (np.asarray(self.model.predict_stance(pd.DataFrame(rows)), dtype=float)
-                        if rows else np.zeros((0, len(STANCES))))
+        stance_probs = (
+            np.asarray(self.model.predict_stance(pd.DataFrame(rows)), dtype=float)
+            if rows
+            else np.zeros((0, len(STANCES)))
+        )
 
         findings: list[list[Finding]] = [[] for _ in batch]
-        for (n, h, j), p in zip(keys, stance_probs):
+        for (n, h, j), p in zip(keys, stance_probs, strict=True):
             ai, s = flat[n]
             best = int(p.argmax())
             conf = float(probs[n, j]) * float(p[best])
             if conf < self.min_confidence:
                 continue
             art = batch[ai]
-            findings[ai].append(Finding(
-                article=art.id, sentence=s.index, text=s.text, actor=h.actor, side=h.side,
-                topic=topic_ids[j], stance=STANCES[best], confidence=conf, attribution=h.method,
-                start=s.start, end=s.end, date=art.date, paragraph=s.paragraph,
-                topic_confidence=float(probs[n, j]), stance_confidence=float(p[best])))
+            findings[ai].append(
+                Finding(
+                    article=art.id,
+                    sentence=s.index,
+                    text=s.text,
+                    actor=h.actor,
+                    side=h.side,
+                    topic=topic_ids[j],
+                    stance=STANCES[best],
+                    confidence=conf,
+                    attribution=h.method,
+                    start=s.start,
+                    end=s.end,
+                    date=art.date,
+                    paragraph=s.paragraph,
+                    topic_confidence=float(probs[n, j]),
+                    stance_confidence=float(p[best]),
+                )
+            )
 
         results, n = [], 0
         for ai, (actors, sentences, holders) in enumerate(analysed):
             scored = []
-            for s, hs in zip(sentences, holders):
-                scored.append(ScoredSentence(s.index, s.text, s.start, s.end, s.paragraph, hs,
-                                             {t: round(float(probs[n, j]), 4) for j, t in enumerate(topic_ids)}))
+            for s, hs in zip(sentences, holders, strict=True):
+                scored.append(
+                    ScoredSentence(
+                        s.index,
+                        s.text,
+                        s.start,
+                        s.end,
+                        s.paragraph,
+                        hs,
+                        {t: round(float(probs[n, j]), 4) for j, t in enumerate(topic_ids)},
+                    )
+                )
                 n += 1
             fs = findings[ai]
-            results.append(ArticleResult(batch[ai], scored, fs, actor_table(fs), side_table(fs),
-                                         list(actors.new.values())))
+            results.append(
+                ArticleResult(
+                    batch[ai],
+                    scored,
+                    fs,
+                    actor_table(fs),
+                    side_table(fs),
+                    list(actors.new.values()),
+                )
+            )
         return results
 
 
@@ -220,8 +303,12 @@ class CorpusResult:
     in input order. Problems, counts and the corpus tables fill in as iteration goes on;
     read them afterwards. Iterating a second time yields nothing."""
 
-    def __init__(self, scorer: Scorer, items: Iterable[Article | InputProblem],
-                 on_problem: Callable[[InputProblem], None] | None = None):
+    def __init__(
+        self,
+        scorer: Scorer,
+        items: Iterable[Article | InputProblem],
+        on_problem: Callable[[InputProblem], None] | None = None,
+    ):
         self.scorer = scorer
         self._items = items
         self._on_problem = on_problem
@@ -269,12 +356,19 @@ class CorpusResult:
                     raise
                 except Exception as exc:  # noqa: BLE001 - reported per article
                     failures.append(exc)
-                    self._problem(InputProblem(art.origin, 0, f"could not be scored ({type(exc).__name__}: "
-                                               f"{str(exc).splitlines()[0][:160] if str(exc) else ''})"))
+                    self._problem(
+                        InputProblem(
+                            art.origin,
+                            0,
+                            f"could not be scored ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0][:160] if str(exc) else ''})",
+                        )
+                    )
             if len(batch) > 1 and not results:
-                raise StanceError(f"scoring failed for every article: {type(failures[0]).__name__}: "
-                                  f"{str(failures[0]).splitlines()[0][:200] if str(failures[0]) else ''}"
-                                  ) from failures[0]
+                raise StanceError(
+                    f"scoring failed for every article: {type(failures[0]).__name__}: "
+                    f"{str(failures[0]).splitlines()[0][:200] if str(failures[0]) else ''}"
+                ) from failures[0]
         for r in results:
             self.n_articles += 1
             self.n_sentences += len(r.sentences)
@@ -286,15 +380,27 @@ class CorpusResult:
     def summary(self) -> dict[str, Any]:
         """Counts and the corpus tables (actors and sides, overall and per date)."""
         tables = self.tally.summary()
-        return {"articles": self.n_articles, "sentences": self.n_sentences, "findings": self.n_findings,
-                "problems": [str(p) for p in self.problems],
-                **{k: [p.to_dict() for p in v] for k, v in tables.items()}}
+        return {
+            "articles": self.n_articles,
+            "sentences": self.n_sentences,
+            "findings": self.n_findings,
+            "problems": [str(p) for p in self.problems],
+            **{k: [p.to_dict() for p in v] for k, v in tables.items()},
+        }
 
 
 # -- public API -----------------------------------------------------------------------
-def score_article(text: str | Article, model=None, registry: Registry | str | Path | None = None,
-                  min_confidence: float = 0.0, *, id: str = "text", date: str | None = None,
-                  title: str = "", max_chars: int = MAX_CHARS) -> ArticleResult:
+def score_article(
+    text: str | Article,
+    model=None,
+    registry: Registry | str | Path | None = None,
+    min_confidence: float = 0.0,
+    *,
+    id: str = "text",
+    date: str | None = None,
+    title: str = "",
+    max_chars: int = MAX_CHARS,
+) -> ArticleResult:
     """Score one article given as text (a ``date YYYY-MM-DD`` first line is read) or as an
     :class:`Article`. ``model``: a classifier, a folder or an MLflow URI (None: champion);
     ``registry``: a :class:`Registry` or labels folder (None: ``labels/``)."""
@@ -309,10 +415,17 @@ def score_article(text: str | Article, model=None, registry: Registry | str | Pa
     return scorer.score_batch([article])[0]
 
 
-def score_corpus(paths: Iterable[str | Path] | str | Path, model=None,
-                 registry: Registry | str | Path | None = None, min_confidence: float = 0.0, *,
-                 date: str | None = None, strict: bool = False, max_chars: int = MAX_CHARS,
-                 on_problem: Callable[[InputProblem], None] | None = None) -> CorpusResult:
+def score_corpus(
+    paths: Iterable[str | Path] | str | Path,
+    model=None,
+    registry: Registry | str | Path | None = None,
+    min_confidence: float = 0.0,
+    *,
+    date: str | None = None,
+    strict: bool = False,
+    max_chars: int = MAX_CHARS,
+    on_problem: Callable[[InputProblem], None] | None = None,
+) -> CorpusResult:
     """Score files, folders (recursively), JSONL corpora and ``"-"`` (stdin), streaming.
 
     The model and registry load now (a bad model raises :class:`StanceError` here);
@@ -346,7 +459,9 @@ def resolve_model(model):
     if model is not None and not isinstance(model, (str, Path)):
         for attr in ("predict_topics", "predict_stance", "topic_ids"):
             if not hasattr(model, attr):
-                raise StanceError(f"model object lacks {attr}: pass a StanceClassifier, a folder or a URI")
+                raise StanceError(
+                    f"model object lacks {attr}: pass a StanceClassifier, a folder or a URI"
+                )
         return model
     from .tracking import load_classifier
 

@@ -37,7 +37,9 @@ class Sentence:
     start: int
     end: int
     paragraph: int
-    span: Any = field(default=None, repr=False, compare=False)  # spaCy Span (tokens, parse, entities)
+    span: Any = field(
+        default=None, repr=False, compare=False
+    )  # spaCy Span (tokens, parse, entities)
 
     @property
     def doc_offset(self) -> int:
@@ -53,10 +55,15 @@ def load_nlp():
 
         try:
             # senter is redundant with the parser, which also gives the sentence bounds.
-            _nlp = spacy.load(SPACY_MODEL, exclude=["senter"])
+            nlp = spacy.load(SPACY_MODEL, exclude=["senter"])
         except OSError as exc:
-            raise StanceError(f"spaCy model {SPACY_MODEL!r} is not installed: run `make install` "
-                              "or set STANCE_SPACY_MODEL to an installed English model") from exc
+            raise StanceError(
+                f"spaCy model {SPACY_MODEL!r} is not installed: run `make install` "
+                "or set STANCE_SPACY_MODEL to an installed English model"
+            ) from exc
+        # "wrote on X." ends a sentence in news (X the platform); spaCy reads "X." as an initial.
+        nlp.tokenizer.add_special_case("X.", [{"ORTH": "X"}, {"ORTH": "."}])
+        _nlp = nlp
     return _nlp
 
 
@@ -100,11 +107,11 @@ def _cut(text: str, max_chars: int) -> list[tuple[int, str]]:
     """Pieces of at most ``max_chars``, cut after a sentence end or at a space if possible."""
     pieces, pos = [], 0
     while len(text) - pos > max_chars:
-        window = text[pos:pos + max_chars]
+        window = text[pos : pos + max_chars]
         cut = max(window.rfind(". "), window.rfind("? "), window.rfind("! "))
         cut = cut + 1 if cut > max_chars // 2 else window.rfind(" ")
         cut = cut if cut > max_chars // 2 else max_chars
-        pieces.append((pos, text[pos:pos + cut]))
+        pieces.append((pos, text[pos : pos + cut]))
         pos += cut
         while pos < len(text) and text[pos] == " ":
             pos += 1
@@ -113,8 +120,14 @@ def _cut(text: str, max_chars: int) -> list[tuple[int, str]]:
     return pieces
 
 
-def segment(texts: Sequence[str], nlp=None, batch_size: int = 64) -> list[list[Sentence]]:
-    """Sentences of each text, in order; one ``nlp.pipe`` call for all their paragraphs."""
+def segment(
+    texts: Sequence[str], nlp=None, batch_size: int = 128, entities: bool = False
+) -> list[list[Sentence]]:
+    """Sentences of each text, in order; one ``nlp.pipe`` call for all their paragraphs.
+
+    ``entities=False`` leaves out the entity recogniser, the costliest component; the
+    actor stage runs it on the paragraphs that need it (:meth:`ActorIndex.recognise`).
+    """
     nlp = nlp or load_nlp()
     jobs, pieces = [], []
     for i, text in enumerate(texts):
@@ -122,14 +135,23 @@ def segment(texts: Sequence[str], nlp=None, batch_size: int = 64) -> list[list[S
             jobs.append((i, start, para))
             pieces.append(piece)
     result: list[list[Sentence]] = [[] for _ in texts]
-    for (i, start, para), doc in zip(jobs, nlp.pipe(pieces, batch_size=batch_size)):
+    docs = nlp.pipe(pieces, batch_size=batch_size, disable=[] if entities else ["ner"])
+    for (i, start, para), doc in zip(jobs, docs, strict=True):
         sentences = result[i]
         for span in doc.sents:
             sent = _trim(span)
             if sent is None or not _HAS_WORD.search(sent.text):
                 continue
-            sentences.append(Sentence(index=len(sentences), text=sent.text, start=start + sent.start_char,
-                                      end=start + sent.end_char, paragraph=para, span=sent))
+            sentences.append(
+                Sentence(
+                    index=len(sentences),
+                    text=sent.text,
+                    start=start + sent.start_char,
+                    end=start + sent.end_char,
+                    paragraph=para,
+                    span=sent,
+                )
+            )
     return result
 
 

@@ -14,5 +14,16 @@ def frame_table(frame: pd.DataFrame, title: str = ""):
     for i, col in enumerate(flat.columns):
         table.add_column(str(col), justify="left" if i < frame.index.nlevels else "right")
     for row in flat.itertuples(index=False):
-        table.add_row(*("" if pd.isna(v) else str(int(v)) if isinstance(v, float) and v.is_integer() else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+        table.add_row(
+            *(
+                ""
+                if pd.isna(v)
+                else str(int(v))
+                if isinstance(v, float) and v.is_integer()
+                else f"{v:.3f}"
+                if isinstance(v, float)
+                else str(v)
+                for v in row
+            )
+        )
     return table

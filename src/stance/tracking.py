@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from pathlib import Path
 
-from .config import (CHAMPION_ALIAS, CHAMPION_DIR, DEFAULT_EXPERIMENT, REGISTERED_MODEL,
-                     artifact_root, tracking_uri)
+from .config import CHAMPION_DIR, DEFAULT_EXPERIMENT, artifact_root, tracking_uri
 from .errors import StanceError
 
 CLASSIFIER_ARTIFACT = "classifier"
@@ -87,7 +85,13 @@ def load_classifier(uri: str | Path | None = None):
     path = Path(uri)
     try:
         if path.exists():
-            for cand in (path, path / "artifacts" / CLASSIFIER_ARTIFACT):
+            artifacts = path / "artifacts"
+            candidates = [
+                path,
+                artifacts / CLASSIFIER_ARTIFACT,
+                *(meta.parent for meta in sorted(artifacts.glob(f"*/{META_FILE}"))),
+            ]
+            for cand in candidates:
                 if (cand / META_FILE).exists():
                     return StanceClassifier.load(cand)
             raise StanceError(f"{path}: not a stance model folder (no {META_FILE}); run `make train` or pass --model")
@@ -110,7 +114,7 @@ def _model_artifact_uri(uri: str) -> str:
     if uri.startswith("models:/"):
         from mlflow.tracking import MlflowClient
 
-        spec = uri[len("models:/"):]
+        spec = uri[len("models:/") :]
         client = MlflowClient()
         if "@" in spec:
             name, alias = spec.split("@", 1)

@@ -22,10 +22,18 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .config import (CHAMPION_ALIAS, CHAMPION_DIR, CONFIGS_DIR, DEFAULT_EXPERIMENT, LABELS_DIR,
-                     PROJECT_ROOT, REGISTERED_MODEL)
+from .config import (
+    CHAMPION_ALIAS,
+    CHAMPION_DIR,
+    CONFIGS_DIR,
+    DEFAULT_EXPERIMENT,
+    LABELS_DIR,
+    PROJECT_ROOT,
+    REGISTERED_MODEL,
+)
 from .errors import StanceError
 from .labels import LabelSet
+from .tracking import CLASSIFIER_ARTIFACT
 
 log = logging.getLogger(__name__)
 FAMILY_ORDER = ("baseline", "embedding", "transformer")
@@ -61,8 +69,9 @@ def load_config(path: str | Path) -> TrainConfig:
     known = set(module.DEFAULTS) | {"topic_threshold"}
     unknown = sorted(set(cfg.params) - known)
     if unknown:
-        raise StanceError(f"{path}: unknown key params.{unknown[0]} for family {cfg.family!r} "
-                          f"(known: {', '.join(sorted(known))})")
+        raise StanceError(
+            f"{path}: unknown key params.{unknown[0]} for family {cfg.family!r} (known: {', '.join(sorted(known))})"
+        )
     return cfg
 
 
@@ -92,8 +101,15 @@ class TrainResult:
     champion_version: str | None = None
 
     def table(self) -> pd.DataFrame:
-        cols = ["dev_macro_f1", "test_macro_f1", "test_f_avg", "test_accuracy", "test_topic_f1_micro",
-                "train_seconds", "test_sentences_per_second"]
+        cols = [
+            "dev_macro_f1",
+            "test_macro_f1",
+            "test_f_avg",
+            "test_accuracy",
+            "test_topic_f1_micro",
+            "train_seconds",
+            "test_sentences_per_second",
+        ]
         return pd.DataFrame({r.name: {c: r.metrics.get(c) for c in cols} for r in self.results}).T
 
 
@@ -130,8 +146,9 @@ def evaluate(classifier, labels: LabelSet, split: str) -> tuple[dict[str, float]
     pred = [STANCES[i] for i in stance_probs.argmax(axis=1)]
     metrics = stance_metrics(list(items["stance"]), pred)
     gold_topics = sentences[classifier.topic_ids].to_numpy()
-    metrics.update(topic_metrics(gold_topics, (topic_probs >= classifier.topic_threshold).astype(int),
-                                 classifier.topic_ids))
+    metrics.update(
+        topic_metrics(gold_topics, (topic_probs >= classifier.topic_threshold).astype(int), classifier.topic_ids)
+    )
     metrics["sentences_per_second"] = len(sentences) / elapsed
     metrics["n_items"] = float(len(items))
     metrics["n_sentences"] = float(len(sentences))
@@ -161,8 +178,13 @@ def _signature(classifier_dir: Path, sample: pd.DataFrame):
 
 def _log_model(mlflow, classifier_dir: Path, signature):
     return mlflow.pyfunc.log_model(
-        name="model", python_model=str(Path(__file__).with_name("pyfunc_model.py")), artifacts={"classifier": str(classifier_dir)},
-        code_paths=[str(Path(__file__).parent)], signature=signature, pip_requirements=_requirements())
+        name="model",
+        python_model=str(Path(__file__).with_name("pyfunc_model.py")),
+        artifacts={"classifier": str(classifier_dir)},
+        code_paths=[str(Path(__file__).parent)],
+        signature=signature,
+        pip_requirements=_requirements(),
+    )
 
 
 def _requirements() -> list[str]:
@@ -193,8 +215,9 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, mlflow) -> F
         train_seconds = time.perf_counter() - t0
         dev_sentences = labels.sentences("dev")
         if len(dev_sentences):
-            classifier.topic_threshold = best_threshold(dev_sentences[classifier.topic_ids].to_numpy(),
-                                                        classifier.predict_topics(dev_sentences))
+            classifier.topic_threshold = best_threshold(
+                dev_sentences[classifier.topic_ids].to_numpy(), classifier.predict_topics(dev_sentences)
+            )
             classifier.params["topic_threshold"] = classifier.topic_threshold
         metrics = {"train_seconds": train_seconds, "topic_threshold": classifier.topic_threshold}
         for split in ("dev", "test"):
@@ -205,18 +228,24 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, mlflow) -> F
                 path = workdir / f"misclassified_{cfg.name}.csv"
                 wrong.to_csv(path, index=False)
                 mlflow.log_artifact(str(path), artifact_path="errors")
-                fig = confusion_figure(list(predictions["stance"]), list(predictions["predicted"]),
-                                       f"{cfg.name} — test stance")
+                fig = confusion_figure(
+                    list(predictions["stance"]), list(predictions["predicted"]), f"{cfg.name} — test stance"
+                )
                 mlflow.log_figure(fig, "figures/confusion_test.png")
         mlflow.log_metrics(metrics)
-        classifier_dir = classifier.save(workdir / cfg.name)
+        # MLflow names an artifact folder after the source folder, so the folder is "classifier".
+        classifier_dir = classifier.save(workdir / cfg.name / CLASSIFIER_ARTIFACT)
         signature = _signature(classifier_dir, labels.positions("train"))
         info = _log_model(mlflow, classifier_dir, signature)
         mlflow.set_tag("model_uri", info.model_uri)
-        log.info("%s: dev macro-F1 %.3f, test macro-F1 %.3f, %.0f s", cfg.name,
-                 metrics.get("dev_macro_f1", 0), metrics.get("test_macro_f1", 0), train_seconds)
-        return FamilyResult(cfg.name, cfg.family, run.info.run_id, metrics, info.model_uri, classifier_dir,
-                            signature)
+        log.info(
+            "%s: dev macro-F1 %.3f, test macro-F1 %.3f, %.0f s",
+            cfg.name,
+            metrics.get("dev_macro_f1", 0),
+            metrics.get("test_macro_f1", 0),
+            train_seconds,
+        )
+        return FamilyResult(cfg.name, cfg.family, run.info.run_id, metrics, info.model_uri, classifier_dir, signature)
 
 
 class _child_run:
@@ -226,8 +255,9 @@ class _child_run:
         self.mlflow, self.cfg = mlflow, cfg
 
     def __enter__(self):
-        self.run = self.mlflow.start_run(run_name=self.cfg.name, nested=True,
-                                         tags={"family": self.cfg.family, "stance.role": "family"})
+        self.run = self.mlflow.start_run(
+            run_name=self.cfg.name, nested=True, tags={"family": self.cfg.family, "stance.role": "family"}
+        )
         return self.run
 
     def __exit__(self, exc_type, exc, tb):
@@ -238,14 +268,28 @@ class _child_run:
 def _dataset(mlflow, labels: LabelSet):
     import mlflow.data
 
-    return mlflow.data.from_pandas(labels.items.drop(columns=["side"]), source=str(labels.path),
-                                   name=f"labels@{labels.digest[:12]}", targets="stance", digest=labels.digest[:16])
+    return mlflow.data.from_pandas(
+        labels.items.drop(columns=["side"]),
+        source=str(labels.path),
+        name=f"labels@{labels.digest[:12]}",
+        targets="stance",
+        digest=labels.digest[:16],
+    )
 
 
-def train(labels_dir: str | Path = LABELS_DIR, configs: list[str | Path] | None = None,
-          experiment: str = DEFAULT_EXPERIMENT, register: bool = True,
-          export_dir: str | Path | None = CHAMPION_DIR) -> TrainResult:
-    """Train every configured family under one parent run; register and export the champion."""
+def train(
+    labels_dir: str | Path = LABELS_DIR,
+    configs: list[str | Path] | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    register: bool = True,
+    export_dir: str | Path | None = CHAMPION_DIR,
+    keep_dir: str | Path | None = None,
+) -> TrainResult:
+    """Train every configured family under one parent run; register and export the champion.
+
+    ``keep_dir`` keeps each family's saved classifier there (benchmarks score with them);
+    otherwise they live in a temporary folder for as long as logging needs them.
+    """
     from . import tracking
 
     cfgs = [load_config(p) for p in (configs or default_configs())]
@@ -259,11 +303,18 @@ def train(labels_dir: str | Path = LABELS_DIR, configs: list[str | Path] | None 
     tags = {"stance.role": "parent", "labels_digest": labels.digest}
     if commit:
         tags["mlflow.source.git.commit"] = commit
-    workdir = Path(tempfile.mkdtemp(prefix="stance-train-"))
+    workdir = Path(keep_dir) if keep_dir else Path(tempfile.mkdtemp(prefix="stance-train-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     try:
         with tracking.run(f"train-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags) as parent:
-            mlflow.log_params({"labels_dir": str(labels_dir), "labels_digest": labels.digest,
-                               "families": ",".join(c.family for c in cfgs), "n_items": len(labels.items)})
+            mlflow.log_params(
+                {
+                    "labels_dir": str(labels_dir),
+                    "labels_digest": labels.digest,
+                    "families": ",".join(c.family for c in cfgs),
+                    "n_items": len(labels.items),
+                }
+            )
             mlflow.log_input(_dataset(mlflow, labels), context="training")
             result = TrainResult(parent.info.run_id)
             for cfg in cfgs:
@@ -282,19 +333,22 @@ def train(labels_dir: str | Path = LABELS_DIR, configs: list[str | Path] | None 
                 export_champion(result.champion, Path(export_dir), result.champion_version)
         return result
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not keep_dir:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def register_champion(mlflow, champion: FamilyResult) -> str:
     """Register the best model and move the ``champion`` alias to it."""
     from mlflow.tracking import MlflowClient
 
-    mv = mlflow.register_model(champion.model_uri, REGISTERED_MODEL,
-                               tags={"family": champion.family, "run_id": champion.run_id})
+    mv = mlflow.register_model(
+        champion.model_uri, REGISTERED_MODEL, tags={"family": champion.family, "run_id": champion.run_id}
+    )
     client = MlflowClient()
     client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, mv.version)
-    client.set_model_version_tag(REGISTERED_MODEL, mv.version, "dev_macro_f1",
-                                 f"{champion.metrics.get('dev_macro_f1', 0):.4f}")
+    client.set_model_version_tag(
+        REGISTERED_MODEL, mv.version, "dev_macro_f1", f"{champion.metrics.get('dev_macro_f1', 0):.4f}"
+    )
     return str(mv.version)
 
 
@@ -306,15 +360,30 @@ def export_champion(champion: FamilyResult, export_dir: Path, version: str | Non
 
     export_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".champion-", dir=export_dir.parent)) / "model"
-    mlflow.pyfunc.save_model(path=str(staging), python_model=str(Path(__file__).with_name("pyfunc_model.py")),
-                             artifacts={"classifier": str(champion.classifier_dir)},
-                             code_paths=[str(Path(__file__).parent)], pip_requirements=_requirements(),
-                             signature=champion.signature)
-    (staging / "champion.json").write_text(json.dumps({
-        "name": champion.name, "family": champion.family, "run_id": champion.run_id,
-        "registered_model": REGISTERED_MODEL, "version": version, "model_uri": champion.model_uri,
-        "metrics": {k: round(v, 4) for k, v in champion.metrics.items()},
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2), encoding="utf-8")
+    mlflow.pyfunc.save_model(
+        path=str(staging),
+        python_model=str(Path(__file__).with_name("pyfunc_model.py")),
+        artifacts={"classifier": str(champion.classifier_dir)},
+        code_paths=[str(Path(__file__).parent)],
+        pip_requirements=_requirements(),
+        signature=champion.signature,
+    )
+    (staging / "champion.json").write_text(
+        json.dumps(
+            {
+                "name": champion.name,
+                "family": champion.family,
+                "run_id": champion.run_id,
+                "registered_model": REGISTERED_MODEL,
+                "version": version,
+                "model_uri": champion.model_uri,
+                "metrics": {k: round(v, 4) for k, v in champion.metrics.items()},
+                "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
     old = export_dir.with_name(export_dir.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if export_dir.exists():

@@ -14,13 +14,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..classifier import StanceClassifier
+from ..classifier import StanceClassifier, align_classes, text_column
 from ..config import STANCES
 
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 _TOKEN = re.compile(r"[a-z][a-z'-]+")
-DEFAULTS = {"C_stance": 4.0, "C_topic": 8.0, "word_ngrams": [1, 2], "char_ngrams": [2, 5],
-            "min_df": 1, "max_features": 60000, "context_weight": 0.3, "seed": 13}
+DEFAULTS = {
+    "C_stance": 4.0,
+    "C_topic": 8.0,
+    "word_ngrams": [1, 2],
+    "char_ngrams": [2, 5],
+    "min_df": 1,
+    "max_features": 60000,
+    "context_weight": 0.3,
+    "seed": 13,
+}
 
 
 def _target_tokens(frame: pd.DataFrame) -> list[str]:
@@ -32,8 +40,9 @@ def _target_tokens(frame: pd.DataFrame) -> list[str]:
 
 
 def _holder_tokens(frame: pd.DataFrame) -> list[str]:
-    return [f"topic_{t} side_{s} pair_{s}_{t} actor_{a}" for t, s, a in
-            zip(frame["topic"], frame["side"], frame["actor"])]
+    return [
+        f"topic_{t} side_{s} pair_{s}_{t} actor_{a}" for t, s, a in zip(frame["topic"], frame["side"], frame["actor"])
+    ]
 
 
 class BaselineClassifier(StanceClassifier):
@@ -47,14 +56,13 @@ class BaselineClassifier(StanceClassifier):
     # -- feature frames ---------------------------------------------------------------
     @staticmethod
     def _sentence_frame(frame: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"text": frame["text"].fillna("").astype(str),
-                             "context": frame.get("context", pd.Series([""] * len(frame))).fillna("").astype(str).values})
+        return pd.DataFrame({"text": text_column(frame, "text"), "context": text_column(frame, "context")})
 
     def _stance_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         df = self._sentence_frame(frame)
-        df["topic"] = frame["topic"].astype(str).values
-        df["side"] = frame["side"].fillna("other").astype(str).values
-        df["actor"] = frame["actor"].fillna("").astype(str).values
+        df["topic"] = text_column(frame, "topic")
+        df["side"] = text_column(frame, "side", "other")
+        df["actor"] = text_column(frame, "actor", "author")
         df["target"] = _target_tokens(df)
         df["holder"] = _holder_tokens(df)
         return df[["text", "context", "target", "holder"]]
@@ -65,16 +73,35 @@ class BaselineClassifier(StanceClassifier):
 
         p = self.params
         parts = [
-            ("word", TfidfVectorizer(ngram_range=tuple(p["word_ngrams"]), min_df=p["min_df"],
-                                     max_features=p["max_features"], sublinear_tf=True), "text"),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(p["char_ngrams"]),
-                                     min_df=p["min_df"], max_features=p["max_features"], sublinear_tf=True), "text"),
+            (
+                "word",
+                TfidfVectorizer(
+                    ngram_range=tuple(p["word_ngrams"]),
+                    min_df=p["min_df"],
+                    max_features=p["max_features"],
+                    sublinear_tf=True,
+                ),
+                "text",
+            ),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=tuple(p["char_ngrams"]),
+                    min_df=p["min_df"],
+                    max_features=p["max_features"],
+                    sublinear_tf=True,
+                ),
+                "text",
+            ),
             ("context", TfidfVectorizer(sublinear_tf=True, min_df=p["min_df"]), "context"),
         ]
         weights = {"context": p["context_weight"]}
         if with_target:
-            parts += [("target", TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True), "target"),
-                      ("holder", TfidfVectorizer(token_pattern=r"\S+", use_idf=False, norm=None), "holder")]
+            parts += [
+                ("target", TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True), "target"),
+                ("holder", TfidfVectorizer(token_pattern=r"\S+", use_idf=False, norm=None), "holder"),
+            ]
         return ColumnTransformer(parts, transformer_weights=weights)
 
     # -- training and prediction --------------------------------------------------------
@@ -84,17 +111,29 @@ class BaselineClassifier(StanceClassifier):
         from sklearn.pipeline import Pipeline
 
         p = self.params
-        self.topic_model = Pipeline([
-            ("features", self._text_features(with_target=False)),
-            ("clf", OneVsRestClassifier(LogisticRegression(C=p["C_topic"], max_iter=2000, class_weight="balanced",
-                                                           random_state=p["seed"]))),
-        ])
+        self.topic_model = Pipeline(
+            [
+                ("features", self._text_features(with_target=False)),
+                (
+                    "clf",
+                    OneVsRestClassifier(
+                        LogisticRegression(
+                            C=p["C_topic"], max_iter=2000, class_weight="balanced", random_state=p["seed"]
+                        )
+                    ),
+                ),
+            ]
+        )
         self.topic_model.fit(self._sentence_frame(sentences), sentences[self.topic_ids].to_numpy())
-        self.stance_model = Pipeline([
-            ("features", self._text_features(with_target=True)),
-            ("clf", LogisticRegression(C=p["C_stance"], max_iter=3000, class_weight="balanced",
-                                       random_state=p["seed"])),
-        ])
+        self.stance_model = Pipeline(
+            [
+                ("features", self._text_features(with_target=True)),
+                (
+                    "clf",
+                    LogisticRegression(C=p["C_stance"], max_iter=3000, class_weight="balanced", random_state=p["seed"]),
+                ),
+            ]
+        )
         self.stance_model.fit(self._stance_frame(items), items["stance"].to_numpy())
 
     def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
@@ -106,8 +145,7 @@ class BaselineClassifier(StanceClassifier):
         if len(frame) == 0:
             return np.zeros((0, len(STANCES)))
         probs = self.stance_model.predict_proba(self._stance_frame(frame))
-        order = [list(self.stance_model.classes_).index(s) if s in self.stance_model.classes_ else None for s in STANCES]
-        return np.column_stack([probs[:, i] if i is not None else np.zeros(len(frame)) for i in order])
+        return align_classes(probs, self.stance_model.classes_)
 
     def _save_weights(self, folder: Path) -> None:
         import skops.io as sio

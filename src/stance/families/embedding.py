@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..classifier import StanceClassifier, describe_target
+from ..classifier import StanceClassifier, align_classes, describe_target, text_column
 from ..config import STANCES, default_base_model
 from ..errors import StanceError
 from .baseline import _TRUSTED_PREFIXES
@@ -44,9 +44,14 @@ class EmbeddingClassifier(StanceClassifier):
         bs = self.params["batch_size"]
         with torch.inference_mode():
             for start in range(0, len(order), bs):
-                idx = order[start:start + bs]
-                enc = self._tokenizer([texts[i] for i in idx], truncation=True, padding=True,
-                                      max_length=self.params["max_length"], return_tensors="pt")
+                idx = order[start : start + bs]
+                enc = self._tokenizer(
+                    [texts[i] for i in idx],
+                    truncation=True,
+                    padding=True,
+                    max_length=self.params["max_length"],
+                    return_tensors="pt",
+                )
                 hidden = self._encoder(**enc).last_hidden_state
                 mask = enc["attention_mask"].unsqueeze(-1).float()
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
@@ -54,15 +59,18 @@ class EmbeddingClassifier(StanceClassifier):
         return out
 
     def _sentence_features(self, frame: pd.DataFrame) -> np.ndarray:
-        texts = list(frame["text"].fillna("").astype(str))
-        contexts = list(frame.get("context", pd.Series([""] * len(frame))).fillna("").astype(str))
+        texts, contexts = text_column(frame, "text"), text_column(frame, "context")
         emb = self._encode(texts + contexts)
-        return np.hstack([emb[: len(texts)], 0.5 * emb[len(texts):]])
+        return np.hstack([emb[: len(texts)], 0.5 * emb[len(texts) :]])
 
     def _stance_features(self, frame: pd.DataFrame) -> np.ndarray:
         sent = self._sentence_features(frame)
-        targets = [describe_target(a, s, t, self.topics) for a, s, t in
-                   zip(frame["actor"].fillna("author"), frame["side"].fillna("other"), frame["topic"])]
+        targets = [
+            describe_target(a, s, t, self.topics)
+            for a, s, t in zip(
+                text_column(frame, "actor", "author"), text_column(frame, "side", "other"), frame["topic"]
+            )
+        ]
         tgt = self._encode(targets)
         return np.hstack([sent, tgt, sent[:, : tgt.shape[1]] * tgt])
 
@@ -71,11 +79,13 @@ class EmbeddingClassifier(StanceClassifier):
         from sklearn.multiclass import OneVsRestClassifier
 
         p = self.params
-        self.topic_head = OneVsRestClassifier(LogisticRegression(C=p["C_topic"], max_iter=3000, class_weight="balanced",
-                                                                 random_state=p["seed"]))
+        self.topic_head = OneVsRestClassifier(
+            LogisticRegression(C=p["C_topic"], max_iter=3000, class_weight="balanced", random_state=p["seed"])
+        )
         self.topic_head.fit(self._sentence_features(sentences), sentences[self.topic_ids].to_numpy())
-        self.stance_head = LogisticRegression(C=p["C_stance"], max_iter=3000, class_weight="balanced",
-                                              random_state=p["seed"])
+        self.stance_head = LogisticRegression(
+            C=p["C_stance"], max_iter=3000, class_weight="balanced", random_state=p["seed"]
+        )
         self.stance_head.fit(self._stance_features(items), items["stance"].to_numpy())
 
     def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
@@ -86,9 +96,7 @@ class EmbeddingClassifier(StanceClassifier):
     def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
         if len(frame) == 0:
             return np.zeros((0, len(STANCES)))
-        probs = self.stance_head.predict_proba(self._stance_features(frame))
-        classes = list(self.stance_head.classes_)
-        return np.column_stack([probs[:, classes.index(s)] if s in classes else np.zeros(len(frame)) for s in STANCES])
+        return align_classes(self.stance_head.predict_proba(self._stance_features(frame)), self.stance_head.classes_)
 
     def _save_weights(self, folder: Path) -> None:
         import skops.io as sio

@@ -1,0 +1,163 @@
+"""The scoring API: findings, confidences, batching, models, streaming corpora."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import stance
+from stance import tracking
+from stance.errors import StanceError
+from stance.scoring import FINDING_KEYS, Scorer, score_article, score_corpus
+
+ARTICLE = """date 2025-03-04
+Kremlin rejects truce
+
+Kremlin spokesman Dmitry Peskov told reporters that a truce was a trap. \
+"We will never cede Donbas," Zelensky said.
+
+Talks resume on Monday. Macron said Europe was ready to send troops to guarantee the peace.
+"""
+
+
+def test_score_article_exact_findings_with_a_keyword_model(keyword_model, registry):
+    result = score_article(ARTICLE, model=keyword_model, registry=registry, id="wire")
+    assert result.article.date == "2025-03-04" and result.article.title == "Kremlin rejects truce"
+    got = [
+        (f.sentence, f.actor, f.side, f.topic, f.stance, round(f.confidence, 4), f.attribution)
+        for f in result.findings
+    ]
+    assert got == [
+        (0, "peskov", "russia", "ceasefire", "oppose", 0.72, "reported"),
+        (1, "zelensky", "ukraine", "territory", "oppose", 0.72, "quote"),
+        (3, "macron", "europe", "security_guarantees", "support", 0.72, "reported"),
+    ]
+    for f in result.findings:
+        assert ARTICLE[f.start : f.end] == f.text and f.article == "wire" and f.date == "2025-03-04"
+        assert f.confidence == pytest.approx(f.topic_confidence * f.stance_confidence)
+        assert set(FINDING_KEYS) <= set(f.to_dict())
+    assert [(p.actor, p.topic, p.stance) for p in result.positions] == [
+        ("zelensky", "territory", "oppose"),
+        ("peskov", "ceasefire", "oppose"),
+        ("macron", "security_guarantees", "support"),
+    ]
+    assert [(p.actor, p.topic) for p in result.sides] == [
+        ("ukraine", "territory"),
+        ("russia", "ceasefire"),
+        ("europe", "security_guarantees"),
+    ]
+    assert [s.holders[0].actor for s in result.sentences] == [
+        "peskov",
+        "zelensky",
+        "author",
+        "macron",
+    ]
+    assert set(result.sentences[0].topics) == {"ceasefire", "territory", "security_guarantees"}
+
+
+def test_min_confidence_drops_weak_findings(keyword_model, registry):
+    assert (
+        score_article(ARTICLE, model=keyword_model, registry=registry, min_confidence=0.8).findings
+        == []
+    )
+
+
+def test_model_calls_are_batched_over_articles(keyword_model, registry, tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"id": f"a{i}", "text": ARTICLE}) + "\n" for i in range(5)),
+        encoding="utf-8",
+    )
+    results = list(score_corpus(corpus, model=keyword_model, registry=registry))
+    assert len(results) == 5
+    assert [name for name, _ in keyword_model.calls] == [
+        "topics",
+        "stance",
+    ]  # once each, not per sentence
+    assert keyword_model.calls[0][1] == sum(len(r.sentences) for r in results)
+
+
+def test_score_corpus_streams_and_tallies(tiny_model, registry, examples_dir):
+    seen = []
+    corpus = score_corpus(examples_dir, model=tiny_model, registry=registry, on_problem=seen.append)
+    assert corpus.n_articles == 0  # nothing read until iterated
+    results = list(corpus)
+    assert {r.id for r in results} >= {"ledger-2025-11-03", str(examples_dir / "oped.txt")}
+    assert len(results) == 9 and corpus.n_articles == 9 and seen == corpus.problems == []
+    assert corpus.n_sentences == sum(len(r.sentences) for r in results) > 100
+    summary = corpus.summary()
+    assert summary["articles"] == 9 and summary["positions"] and summary["sides_by_date"]
+    assert list(corpus) == []  # single use
+    oped = next(r for r in results if r.id.endswith("oped.txt"))
+    assert any(f.actor == "author" for f in oped.findings)  # the op-ed's own voice holds positions
+    interview = next(r for r in results if r.id.endswith("interview.txt"))
+    assert "hrytsak" in {a.id for a in interview.new_actors}
+    assert any(f.actor == "hrytsak" and f.side == "other" for f in interview.findings)
+
+
+def test_model_from_a_folder_and_lazy_top_level_api(tiny_model_dir, registry):
+    result = stance.score_article(
+        "Peskov said a ceasefire was a trap.", model=tiny_model_dir, registry=registry
+    )
+    assert result.sentences[0].holders[0].actor == "peskov"
+    assert stance.score_corpus is score_corpus
+
+
+def test_missing_and_broken_models_are_one_line_errors(tmp_path, registry, monkeypatch):
+    with pytest.raises(StanceError, match="model not found"):
+        Scorer(str(tmp_path / "nothing"), registry)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "classifier.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(StanceError, match="cannot load model"):
+        Scorer(str(broken), registry)
+    monkeypatch.setattr(tracking, "CHAMPION_DIR", tmp_path / "no_champion")
+    with pytest.raises(StanceError, match="make train"):
+        Scorer(None, registry)
+    with pytest.raises(StanceError, match="lacks predict_topics"):
+        Scorer(object(), registry)
+
+
+def test_missing_registry(keyword_model, tmp_path):
+    with pytest.raises(StanceError, match="actors.yaml"):
+        Scorer(keyword_model, tmp_path)
+
+
+def test_one_bad_article_never_loses_the_others(keyword_model, registry, tmp_path):
+    class Fragile(type(keyword_model)):
+        def predict_topics(self, frame):
+            if frame["text"].str.contains("BOOM").any():
+                raise RuntimeError("cannot digest BOOM")
+            return super().predict_topics(frame)
+
+    corpus = tmp_path / "c.jsonl"
+    texts = ["Peskov said a truce was a trap.", "BOOM goes the model.", "Macron backed troops."]
+    corpus.write_text(
+        "".join(json.dumps({"id": f"a{i}", "text": t}) + "\n" for i, t in enumerate(texts)),
+        encoding="utf-8",
+    )
+    run = score_corpus(corpus, model=Fragile(), registry=registry)
+    assert [r.id for r in run] == ["a0", "a2"]
+    (problem,) = run.errors
+    assert problem.file.endswith("c.jsonl:2") and "cannot digest BOOM" in problem.message
+
+    class Broken(type(keyword_model)):
+        def predict_topics(self, frame):
+            return np.zeros((1, 1))  # the wrong shape for every batch
+
+    with pytest.raises(StanceError, match="scoring failed for every article"):
+        list(score_corpus(corpus, model=Broken(), registry=registry))
+
+
+def test_frames_for_notebooks(keyword_model, registry):
+    result = score_article(ARTICLE, model=keyword_model, registry=registry)
+    assert list(result.findings_frame().columns[:12]) == list(FINDING_KEYS)
+    assert len(result.positions_frame()) == 3
+    assert result.summary()["positions"][0]["actor"] == "zelensky"
+
+
+def test_empty_text_is_an_error(keyword_model, registry):
+    with pytest.raises(StanceError, match="nothing to score"):
+        score_article("  \n ", model=keyword_model, registry=registry)
