@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from .config import NONE_TOPIC, STANCES
 from .errors import LabelsError, Problem
+from .records import iter_records
 from .registry import Registry
 
 SPLITS = ("train", "dev", "test")
@@ -51,23 +52,7 @@ class Document(BaseModel):
 
 
 def _read_jsonl(path: Path, model: type[BaseModel], problems: list[Problem]) -> list[tuple[int, BaseModel]]:
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(Problem(str(path), line_no, f"invalid JSON ({exc.msg}): fix or remove the line"))
-                continue
-            try:
-                rows.append((line_no, model.model_validate(raw)))
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                field = ".".join(str(p) for p in err["loc"]) or "record"
-                problems.append(Problem(str(path), line_no, f"{field}: {err['msg']}"))
-    return rows
+    return list(iter_records(path, model, problems))
 
 
 def check_items(rows: list[tuple[int, Item]], registry: Registry, path: str) -> list[Problem]:

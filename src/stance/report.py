@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .config import AUTHOR, NONE_TOPIC, SIDES
 from .errors import Problem, StanceError
+from .records import first_error, iter_records
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -108,12 +109,6 @@ class FindingsError(StanceError):
         super().__init__(f"{problems[0]}{more}")
 
 
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "record"
-    return f"{where}: {err['msg']}"
-
-
 def load_findings(path: str | Path) -> list[Finding]:
     """Read a findings ``.jsonl`` file; every bad line is reported as ``file:line: problem``.
 
@@ -123,25 +118,9 @@ def load_findings(path: str | Path) -> list[Finding]:
     path = Path(path)
     if not path.is_file():
         raise StanceError(f"{path}: findings file not found")
-    findings: list[Finding] = []
     problems: list[Problem] = []
     try:
-        with path.open(encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    raw = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    problems.append(Problem(str(path), line_no, f"invalid JSON ({exc.msg})"))
-                    continue
-                if not isinstance(raw, dict):
-                    problems.append(Problem(str(path), line_no, "expected a JSON object"))
-                    continue
-                try:
-                    findings.append(Finding.model_validate(raw))
-                except ValidationError as exc:
-                    problems.append(Problem(str(path), line_no, _first_error(exc)))
+        findings = [record for _, record in iter_records(path, Finding, problems)]
     except UnicodeDecodeError as exc:
         raise StanceError(f"{path}: not UTF-8 text ({exc.reason}); is it a findings file?") from exc
     except OSError as exc:
@@ -193,7 +172,7 @@ def as_findings(items: Iterable) -> list[Finding]:
         try:
             out.append(Finding.model_validate(raw))
         except ValidationError as exc:
-            problems.append(Problem("findings", i, _first_error(exc)))
+            problems.append(Problem("findings", i, first_error(exc)))
     if problems:
         raise FindingsError(problems)
     return out

@@ -17,7 +17,6 @@ import pandas as pd
 from ..classifier import StanceClassifier, align_classes, text_column
 from ..config import STANCES
 
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 _TOKEN = re.compile(r"[a-z][a-z'-]+")
 DEFAULTS = {
     "C_stance": 4.0,
@@ -149,20 +148,19 @@ class BaselineClassifier(StanceClassifier):
 
     def _save_weights(self, folder: Path) -> None:
         import skops.io as sio
+        from sklearn.feature_extraction.text import TfidfVectorizer
 
+        for pipeline in (self.topic_model, self.stance_model):
+            for vec in pipeline.named_steps["features"].named_transformers_.values():
+                if isinstance(vec, TfidfVectorizer):
+                    # numpy-int vocabularies become one archive member per word in skops
+                    # (minutes to write); plain ints are stored as one JSON object.
+                    vec.vocabulary_ = {w: int(i) for w, i in vec.vocabulary_.items()}
         sio.dump(self.topic_model, folder / "topic_model.skops")
         sio.dump(self.stance_model, folder / "stance_model.skops")
 
     def _load_weights(self, folder: Path) -> None:
-        import skops.io as sio
+        from . import load_skops
 
-        for name in ("topic_model", "stance_model"):
-            path = folder / f"{name}.skops"
-            untrusted = sio.get_untrusted_types(file=path)
-            # Only scikit-learn/numpy/scipy types may be rebuilt; anything else is refused.
-            unexpected = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
-            if unexpected:
-                from ..errors import StanceError
-
-                raise StanceError(f"{path}: refusing to load unexpected types {unexpected}")
-            setattr(self, name, sio.load(path, trusted=untrusted))
+        self.topic_model = load_skops(folder / "topic_model.skops")
+        self.stance_model = load_skops(folder / "stance_model.skops")

@@ -15,7 +15,6 @@ import pandas as pd
 from ..classifier import StanceClassifier, align_classes, describe_target, text_column
 from ..config import STANCES, default_base_model
 from ..errors import StanceError
-from .baseline import _TRUSTED_PREFIXES
 
 DEFAULTS = {"base_model": None, "max_length": 128, "batch_size": 64, "C_stance": 2.0, "C_topic": 4.0, "seed": 13}
 
@@ -104,12 +103,7 @@ class EmbeddingClassifier(StanceClassifier):
         sio.dump({"topic": self.topic_head, "stance": self.stance_head}, folder / "heads.skops")
 
     def _load_weights(self, folder: Path) -> None:
-        import skops.io as sio
+        from . import load_skops
 
-        path = folder / "heads.skops"
-        untrusted = sio.get_untrusted_types(file=path)
-        unexpected = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
-        if unexpected:
-            raise StanceError(f"{path}: refusing to load unexpected types {unexpected}")
-        heads = sio.load(path, trusted=untrusted)
+        heads = load_skops(folder / "heads.skops")
         self.topic_head, self.stance_head = heads["topic"], heads["stance"]
