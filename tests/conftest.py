@@ -132,7 +132,7 @@ class KeywordClassifier(StanceClassifier):
     def fit(self, sentences, items):  # pragma: no cover - nothing to learn
         pass
 
-    def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
+    def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
         self.calls.append(("topics", len(frame)))
         return np.array(
             [
@@ -141,7 +141,7 @@ class KeywordClassifier(StanceClassifier):
             ]
         ).reshape(len(frame), len(self.topic_ids))
 
-    def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
+    def _stance_probs(self, frame: pd.DataFrame) -> np.ndarray:
         self.calls.append(("stance", len(frame)))
         out = []
         for text in frame["text"]:

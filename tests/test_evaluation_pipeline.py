@@ -28,7 +28,7 @@ class OracleClassifier(StanceClassifier):
     def fit(self, sentences, items):  # pragma: no cover
         pass
 
-    def predict_topics(self, frame):
+    def _topic_probs(self, frame):
         return np.array(
             [
                 [1.0 if t in self.topics_of.get(x, ()) else 0.0 for t in self.topic_ids]
@@ -36,7 +36,7 @@ class OracleClassifier(StanceClassifier):
             ]
         ).reshape(len(frame), len(self.topic_ids))
 
-    def predict_stance(self, frame):
+    def _stance_probs(self, frame):
         out = []
         for x, a, t in zip(frame["text"], frame["actor"], frame["topic"], strict=True):
             s = self.stance_of.get((x, a, t), "neutral")

@@ -68,13 +68,25 @@ class StanceClassifier(ABC):
         """Train. ``sentences``: text, context and one 0/1 column per topic id.
         ``items``: text, context, actor, side, topic, stance (positions only, no ``none``)."""
 
-    @abstractmethod
     def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability that each sentence concerns each topic: shape (n, len(topic_ids))."""
+        if len(frame) == 0:
+            return np.zeros((0, len(self.topic_ids)))
+        return np.asarray(self._topic_probs(frame), dtype=float)
 
-    @abstractmethod
     def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
         """Stance probabilities in :data:`STANCES` order: shape (n, 3)."""
+        if len(frame) == 0:
+            return np.zeros((0, len(STANCES)))
+        return np.asarray(self._stance_probs(frame), dtype=float)
+
+    @abstractmethod
+    def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
+        """:meth:`predict_topics` for a non-empty frame."""
+
+    @abstractmethod
+    def _stance_probs(self, frame: pd.DataFrame) -> np.ndarray:
+        """:meth:`predict_stance` for a non-empty frame."""
 
     @abstractmethod
     def _save_weights(self, folder: Path) -> None: ...

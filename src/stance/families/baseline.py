@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from ..classifier import StanceClassifier, align_classes, text_column
-from ..config import STANCES
 
 _TOKEN = re.compile(r"[a-z][a-z'-]+")
 DEFAULTS = {
@@ -135,14 +134,10 @@ class BaselineClassifier(StanceClassifier):
         )
         self.stance_model.fit(self._stance_frame(items), items["stance"].to_numpy())
 
-    def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
-        if len(frame) == 0:
-            return np.zeros((0, len(self.topic_ids)))
+    def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.topic_model.predict_proba(self._sentence_frame(frame)))
 
-    def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
-        if len(frame) == 0:
-            return np.zeros((0, len(STANCES)))
+    def _stance_probs(self, frame: pd.DataFrame) -> np.ndarray:
         probs = self.stance_model.predict_proba(self._stance_frame(frame))
         return align_classes(probs, self.stance_model.classes_)
 

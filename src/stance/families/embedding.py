@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..classifier import StanceClassifier, align_classes, describe_target, text_column
-from ..config import STANCES, default_base_model
+from ..config import default_base_model
 from ..errors import StanceError
 
 DEFAULTS = {"base_model": None, "max_length": 128, "batch_size": 64, "C_stance": 2.0, "C_topic": 4.0, "seed": 13}
@@ -87,14 +87,10 @@ class EmbeddingClassifier(StanceClassifier):
         )
         self.stance_head.fit(self._stance_features(items), items["stance"].to_numpy())
 
-    def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
-        if len(frame) == 0:
-            return np.zeros((0, len(self.topic_ids)))
+    def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.topic_head.predict_proba(self._sentence_features(frame)))
 
-    def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
-        if len(frame) == 0:
-            return np.zeros((0, len(STANCES)))
+    def _stance_probs(self, frame: pd.DataFrame) -> np.ndarray:
         return align_classes(self.stance_head.predict_proba(self._stance_features(frame)), self.stance_head.classes_)
 
     def _save_weights(self, folder: Path) -> None:

@@ -214,14 +214,10 @@ class TransformerClassifier(StanceClassifier):
             class_weights=weights,
         )
 
-    def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
-        if len(frame) == 0:
-            return np.zeros((0, len(self.topic_ids)))
+    def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
         return self._predict(self.topic_model, *self._topic_inputs(frame), sigmoid=True)
 
-    def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
-        if len(frame) == 0:
-            return np.zeros((0, len(STANCES)))
+    def _stance_probs(self, frame: pd.DataFrame) -> np.ndarray:
         return self._predict(self.stance_model, *self._stance_inputs(frame), sigmoid=False)
 
     def _save_weights(self, folder: Path) -> None:
