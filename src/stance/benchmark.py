@@ -220,7 +220,7 @@ def results_markdown(results: dict[str, Any]) -> str:
             lambda f: f"{f['pipeline_test'].get('pipeline_test_attribution_accuracy', float('nan')):.3f}"),
         row("scoring: sentences/s (end to end)", lambda f: f"{f['scoring']['sentences_per_s']:.0f}"),
         row("scoring: articles/s", lambda f: f"{f['scoring']['articles_per_s']:.1f}"),
-        row("scoring: peak memory (MB)", lambda f: f"{f['scoring']['peak_rss_mb']:.0f}"),
+        row("process peak memory (MB, training included)", lambda f: f"{f['scoring']['peak_rss_mb']:.0f}"),
         row("model load (s)", lambda f: f"{f['scoring']['load_seconds']:.1f}"),
         "\n",
         f"Training all families: {results['train_all_seconds'] / 60:.1f} min, peak memory "
