@@ -94,18 +94,6 @@ class StanceClassifier(ABC):
     @abstractmethod
     def _load_weights(self, folder: Path) -> None: ...
 
-    def detect_topics(self, frame: pd.DataFrame) -> list[list[str]]:
-        """Topics above the threshold per sentence (an empty list means topic ``none``)."""
-        probs = self.predict_topics(frame)
-        ids = self.topic_ids
-        return [[ids[j] for j in np.flatnonzero(row >= self.topic_threshold)] for row in probs]
-
-    def stance_labels(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-        """Most likely stance and its probability for each row."""
-        probs = self.predict_stance(frame)
-        best = probs.argmax(axis=1)
-        return [STANCES[i] for i in best], probs[np.arange(len(best)), best]
-
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

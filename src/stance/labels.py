@@ -85,8 +85,10 @@ def check_items(rows: list[tuple[int, Item]], registry: Registry, path: str) -> 
         if key in sentence_text:
             text, context, first = sentence_text[key]
             if text != it.text:
-                where(f"doc {it.doc!r} sentence {it.sent} has different text on line {first}: "
-                      "doc/sent disagrees with text")
+                where(
+                    f"doc {it.doc!r} sentence {it.sent} has different text on line {first}: "
+                    "doc/sent disagrees with text"
+                )
             elif context != it.context:
                 where(f"doc {it.doc!r} sentence {it.sent} has a different context on line {first}")
         else:
@@ -309,9 +311,7 @@ def stats(labels: LabelSet) -> dict[str, pd.DataFrame]:
 
 def resplit(labels_dir: str | Path, seed: int = 13) -> dict[str, int]:
     """Rewrite the ``split`` of every item with :func:`assign_splits`, stratified by genre."""
-    labels = LabelSet.load(labels_dir) if not check(labels_dir) else None
-    if labels is None:
-        raise LabelsError(check(labels_dir))
+    labels = LabelSet.load(labels_dir)  # raises LabelsError on any fault
     strata = dict(zip(labels.documents.get("doc", []), labels.documents.get("genre", [])))
     splits = assign_splits(labels.items, seed=seed, strata=strata)
     path = Path(labels_dir) / POSITIONS_FILE

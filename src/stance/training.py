@@ -207,7 +207,9 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, mlflow) -> F
     seed_everything(cfg.seed)
     topics = {t.id: t.proposition for t in labels.registry.topics.values()}
     classifier = family_class(cfg.family)(topics, {**cfg.params, "seed": cfg.seed})
-    with _child_run(mlflow, cfg) as run:
+    from . import tracking
+
+    with tracking.run(cfg.name, nested=True, tags={"family": cfg.family, "stance.role": "family"}) as run:
         mlflow.log_params(_flat_params(cfg, classifier))
         mlflow.log_input(_dataset(mlflow, labels), context="training")
         t0 = time.perf_counter()
@@ -246,23 +248,6 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, mlflow) -> F
             train_seconds,
         )
         return FamilyResult(cfg.name, cfg.family, run.info.run_id, metrics, info.model_uri, classifier_dir, signature)
-
-
-class _child_run:
-    """Nested run for one family; FAILED if training raises."""
-
-    def __init__(self, mlflow, cfg: TrainConfig):
-        self.mlflow, self.cfg = mlflow, cfg
-
-    def __enter__(self):
-        self.run = self.mlflow.start_run(
-            run_name=self.cfg.name, nested=True, tags={"family": self.cfg.family, "stance.role": "family"}
-        )
-        return self.run
-
-    def __exit__(self, exc_type, exc, tb):
-        self.mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
-        return False
 
 
 def _dataset(mlflow, labels: LabelSet):
