@@ -26,8 +26,7 @@ def test_score_article_exact_findings_with_a_keyword_model(keyword_model, regist
     result = score_article(ARTICLE, model=keyword_model, registry=registry, id="wire")
     assert result.article.date == "2025-03-04" and result.article.title == "Kremlin rejects truce"
     got = [
-        (f.sentence, f.actor, f.side, f.topic, f.stance, round(f.confidence, 4), f.attribution)
-        for f in result.findings
+        (f.sentence, f.actor, f.side, f.topic, f.stance, round(f.confidence, 4), f.attribution) for f in result.findings
     ]
     assert got == [
         (0, "peskov", "russia", "ceasefire", "oppose", 0.72, "reported"),
@@ -58,10 +57,7 @@ def test_score_article_exact_findings_with_a_keyword_model(keyword_model, regist
 
 
 def test_min_confidence_drops_weak_findings(keyword_model, registry):
-    assert (
-        score_article(ARTICLE, model=keyword_model, registry=registry, min_confidence=0.8).findings
-        == []
-    )
+    assert score_article(ARTICLE, model=keyword_model, registry=registry, min_confidence=0.8).findings == []
 
 
 def test_model_calls_are_batched_over_articles(keyword_model, registry, tmp_path):
@@ -98,9 +94,7 @@ def test_score_corpus_streams_and_tallies(tiny_model, registry, examples_dir):
 
 
 def test_model_from_a_folder_and_lazy_top_level_api(tiny_model_dir, registry):
-    result = stance.score_article(
-        "Peskov said a ceasefire was a trap.", model=tiny_model_dir, registry=registry
-    )
+    result = stance.score_article("Peskov said a ceasefire was a trap.", model=tiny_model_dir, registry=registry)
     assert result.sentences[0].holders[0].actor == "peskov"
     assert stance.score_corpus is score_corpus
 
@@ -149,6 +143,61 @@ def test_one_bad_article_never_loses_the_others(keyword_model, registry, tmp_pat
 
     with pytest.raises(StanceError, match="scoring failed for every article"):
         list(score_corpus(corpus, model=Broken(), registry=registry))
+
+
+def test_language_stage_runs_one_batch_ahead_in_a_worker(keyword_model, registry, monkeypatch):
+    import threading
+
+    from stance.reading import Article
+
+    scorer = Scorer(keyword_model, registry, batch_articles=1)
+    events = []
+    analyse, predict = scorer.analyse, scorer.predict
+
+    def spy_analyse(batch):
+        events.append(("analyse", batch[0].id, threading.current_thread() is threading.main_thread()))
+        return analyse(batch)
+
+    def spy_predict(batch, analysed):
+        events.append(("predict", batch[0].id, threading.current_thread() is threading.main_thread()))
+        return predict(batch, analysed)
+
+    monkeypatch.setattr(scorer, "analyse", spy_analyse)
+    monkeypatch.setattr(scorer, "predict", spy_predict)
+    articles = [Article(id=f"a{i}", text=ARTICLE) for i in range(3)]
+    results = list(scorer.score(articles))
+    assert [r.id for r in results] == ["a0", "a1", "a2"]
+    assert all(not main for kind, _, main in events if kind == "analyse")
+    assert all(main for kind, _, main in events if kind == "predict")
+    # Batch n+1 is being analysed before batch n is predicted.
+    order = [(kind, i) for kind, i, _ in events]
+    assert order.index(("analyse", "a1")) < order.index(("predict", "a0"))
+    # Same findings as scoring each article on its own.
+    alone = scorer.score_batch([articles[0]])[0]
+    assert [f.to_dict() for f in results[0].findings] == [f.to_dict() for f in alone.findings]
+
+
+def test_a_failure_in_the_language_stage_loses_only_that_article(keyword_model, registry, tmp_path, monkeypatch):
+    from stance import scoring
+
+    corpus = tmp_path / "c.jsonl"
+    texts = ["Peskov said a truce was a trap.", "SPACY-BOOM here.", "Macron backed troops."]
+    corpus.write_text(
+        "".join(json.dumps({"id": f"a{i}", "text": t}) + "\n" for i, t in enumerate(texts)),
+        encoding="utf-8",
+    )
+    segment = scoring.segment
+
+    def fragile(texts, nlp):
+        if any("SPACY-BOOM" in t for t in texts):
+            raise ValueError("parser choked")
+        return segment(texts, nlp)
+
+    monkeypatch.setattr(scoring, "segment", fragile)
+    run = score_corpus(corpus, model=keyword_model, registry=registry)
+    assert [r.id for r in run] == ["a0", "a2"]
+    (problem,) = run.errors
+    assert problem.file.endswith("c.jsonl:2") and "parser choked" in problem.message
 
 
 def test_frames_for_notebooks(keyword_model, registry):

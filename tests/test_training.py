@@ -137,6 +137,12 @@ def test_unknown_config_key_is_one_line_error(tmp_path):
     bad.write_text("name: x\nfamily: baseline\nlearning_rate: 1\n")
     with pytest.raises(StanceError, match="learning_rate"):
         load_config(bad)
+    bad.write_text("name: x\nfamily: transformer\nparams: {learning_rate: 2e-4}\n")
+    with pytest.raises(StanceError, match="params.learning_rate: expected a number, got '2e-4'"):
+        load_config(bad)
+    bad.write_text("name: x\nfamily: transformer\nparams: {epochs: many}\n")
+    with pytest.raises(StanceError, match="params.epochs: expected int"):
+        load_config(bad)
     bad.write_text("name: x\nfamily: gpt\n")
     with pytest.raises(StanceError, match="unknown model family 'gpt'"):
         load_config(bad)

@@ -11,7 +11,8 @@ Pipeline per batch of articles (batched for throughput: one ``nlp.pipe`` call, o
 (sentence, holder, topic) of the batch):
 
 read → segment → find actors → attribute holders → detect topics → predict stance →
-aggregate.
+aggregate. The language stages (segment … attribute) of the next batch run in a worker
+thread while the model scores the current one.
 
 A finding is one (sentence, holder, topic ≠ none) with its stance; its ``confidence`` is
 P(topic | sentence) × P(stance | sentence, holder, topic).
@@ -20,6 +21,7 @@ P(topic | sentence) × P(stance | sentence, holder, topic).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,16 +126,12 @@ class ArticleResult:
     def findings_frame(self):
         import pandas as pd
 
-        return pd.DataFrame(
-            [f.to_dict() for f in self.findings], columns=list(Finding.__dataclass_fields__)
-        )
+        return pd.DataFrame([f.to_dict() for f in self.findings], columns=list(Finding.__dataclass_fields__))
 
     def positions_frame(self):
         import pandas as pd
 
-        return pd.DataFrame(
-            [p.to_dict() for p in self.positions], columns=list(Position.__dataclass_fields__)
-        )
+        return pd.DataFrame([p.to_dict() for p in self.positions], columns=list(Position.__dataclass_fields__))
 
 
 class Scorer:
@@ -166,8 +164,25 @@ class Scorer:
     # -- streaming --------------------------------------------------------------------
     def score(self, articles: Iterable[Article]) -> Iterator[ArticleResult]:
         """Results in input order, a batch at a time."""
-        for batch in self.batches(articles):
-            yield from self.score_batch(batch)
+        for batch, analysis in self.analysed_batches(self.batches(articles)):
+            yield from self.predict(batch, analysis.result())
+
+    def analysed_batches(self, batches: Iterable[list[Article]]) -> Iterator[tuple[list[Article], Future]]:
+        """Each batch with its language stage (:meth:`analyse`) under way one batch ahead.
+
+        spaCy, actors and attribution run on one core in a worker thread while the model
+        (torch, which releases the GIL) scores the batch before, so both cores stay busy.
+        At most two batches are held at once; ``future.result()`` re-raises the stage's error.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stance-analyse") as pool:
+            pending = None
+            for batch in batches:
+                ahead = (batch, pool.submit(self.analyse, batch))
+                if pending is not None:
+                    yield pending
+                pending = ahead
+            if pending is not None:
+                yield pending
 
     def batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
         """Articles grouped so that each batch holds enough sentences to keep the model busy."""
@@ -183,9 +198,11 @@ class Scorer:
             yield batch
 
     def score_batch(self, batch: list[Article]) -> list[ArticleResult]:
-        import numpy as np
-        import pandas as pd
+        """Score one batch of articles, start to end."""
+        return self.predict(batch, self.analyse(batch))
 
+    def analyse(self, batch: list[Article]) -> list[tuple]:
+        """The language stage: per article (actors, sentences, holders of each sentence)."""
         segmented = segment([a.text for a in batch], self.nlp)
         docs = {id(s.span.doc): s.span.doc for sentences in segmented for s in sentences}
         self.index.recognise(list(docs.values()), everywhere=self.all_entities)
@@ -200,19 +217,19 @@ class Scorer:
                     found[id(doc)] = actors.find(doc)
                 mentions.append([m for m in found[id(doc)] if s.span.start <= m.start < s.span.end])
             analysed.append((actors, sentences, attribute(sentences, mentions, actors)))
+        return analysed
+
+    def predict(self, batch: list[Article], analysed: list[tuple]) -> list[ArticleResult]:
+        """The model stage: topics and stances of every sentence and holder, then the tables."""
+        import numpy as np
+        import pandas as pd
 
         flat = [(ai, s) for ai, (_, sentences, _) in enumerate(analysed) for s in sentences]
-        contexts = [
-            sentences[s.index - 1].text if s.index else ""
-            for _, sentences, _ in analysed
-            for s in sentences
-        ]
+        contexts = [sentences[s.index - 1].text if s.index else "" for _, sentences, _ in analysed for s in sentences]
         topic_ids = self.topics
         if flat:
             probs = np.asarray(
-                self.model.predict_topics(
-                    pd.DataFrame({"text": [s.text for _, s in flat], "context": contexts})
-                ),
+                self.model.predict_topics(pd.DataFrame({"text": [s.text for _, s in flat], "context": contexts})),
                 dtype=float,
             )
         else:
@@ -338,12 +355,12 @@ class CorpusResult:
         if self._used:
             return
         self._used = True
-        for batch in self.scorer.batches(self._articles()):
-            yield from self._score(batch)
+        for batch, analysis in self.scorer.analysed_batches(self.scorer.batches(self._articles())):
+            yield from self._score(batch, analysis)
 
-    def _score(self, batch: list[Article]) -> Iterator[ArticleResult]:
+    def _score(self, batch: list[Article], analysis: Future) -> Iterator[ArticleResult]:
         try:
-            results = self.scorer.score_batch(batch)
+            results = self.scorer.predict(batch, analysis.result())
         except StanceError:
             raise
         except Exception:
@@ -459,9 +476,7 @@ def resolve_model(model):
     if model is not None and not isinstance(model, (str, Path)):
         for attr in ("predict_topics", "predict_stance", "topic_ids"):
             if not hasattr(model, attr):
-                raise StanceError(
-                    f"model object lacks {attr}: pass a StanceClassifier, a folder or a URI"
-                )
+                raise StanceError(f"model object lacks {attr}: pass a StanceClassifier, a folder or a URI")
         return model
     from .tracking import load_classifier
 

@@ -72,7 +72,30 @@ def load_config(path: str | Path) -> TrainConfig:
         raise StanceError(
             f"{path}: unknown key params.{unknown[0]} for family {cfg.family!r} (known: {', '.join(sorted(known))})"
         )
+    for key, value in cfg.params.items():
+        problem = _type_problem(module.DEFAULTS.get(key), value)
+        if problem:
+            raise StanceError(f"{path}: params.{key}: {problem}")
     return cfg
+
+
+def _type_problem(default, value) -> str | None:
+    """Why ``value`` cannot stand where the family's default is (None when it can).
+
+    YAML reads ``2e-4`` as a string (it wants ``2.0e-4``); catch that here, not as a
+    traceback deep inside the optimiser.
+    """
+    if value is None or default is None:
+        return None
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, (int, float)):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok and isinstance(default, float) and isinstance(value, str):
+            return f"expected a number, got {value!r} (YAML wants a decimal point: write e.g. 2.0e-4)"
+    else:
+        ok = isinstance(value, type(default))
+    return None if ok else f"expected {type(default).__name__}, got {value!r}"
 
 
 def default_configs(configs_dir: Path = CONFIGS_DIR) -> list[Path]:

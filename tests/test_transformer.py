@@ -1,0 +1,126 @@
+"""families/transformer.py: training rows, the one-pass contract, holders, dtypes, layers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stance.config import STANCES
+from stance.errors import StanceError
+from stance.families.transformer import IGNORE, TransformerClassifier, holder_prefix, training_examples
+from stance.labels import LabelSet
+
+LABELS = Path(__file__).parent / "fixtures" / "labels_custom"
+TINY = {"epochs": 1, "batch_size": 8, "max_length": 64, "max_train_items": 40, "seed": 7}
+
+ZEL_PUTIN = "Zelensky rejected Putin's demand that Kyiv cede Donbas."
+SENTENCES = pd.DataFrame(
+    {
+        "text": [ZEL_PUTIN, "Starmer backed a truce.", "It rained in Kyiv."],
+        "context": ["", ZEL_PUTIN, ""],
+        "ceasefire": [0, 1, 0],
+        "territory": [1, 0, 0],
+    }
+)
+ITEMS = pd.DataFrame(
+    {
+        "text": [ZEL_PUTIN, ZEL_PUTIN, "Starmer backed a truce."],
+        "context": ["", "", ZEL_PUTIN],
+        "actor": ["zelensky", "putin", "starmer"],
+        "side": ["ukraine", "russia", "europe"],
+        "topic": ["territory", "territory", "ceasefire"],
+        "stance": ["oppose", "support", "support"],
+    }
+)
+
+
+def test_training_rows_sentence_then_each_holder():
+    first, second, targets = training_examples(SENTENCES, ITEMS, ["ceasefire", "territory"])
+    sup, opp = float(STANCES.index("support")), float(STANCES.index("oppose"))
+    # Zelensky and Putin disagree on territory: the holder-free row learns the topic, not a stance.
+    assert first[0] == ZEL_PUTIN and targets[0] == [0.0, 1.0, IGNORE, IGNORE]
+    assert first[1] == f"{holder_prefix('zelensky', 'ukraine')} {ZEL_PUTIN}"
+    assert targets[1] == [IGNORE, IGNORE, IGNORE, opp]
+    assert targets[2] == [IGNORE, IGNORE, IGNORE, sup]
+    # One holder: the sentence row carries the stance too.
+    assert first[3] == "Starmer backed a truce." and second[3] == ZEL_PUTIN
+    assert targets[3] == [1.0, 0.0, sup, IGNORE]
+    # No position at all: one row, topics only.
+    assert targets[-1] == [0.0, 0.0, IGNORE, IGNORE] and len(first) == 6
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    labels = LabelSet.load(LABELS)
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    clf = TransformerClassifier(topics, {**TINY, "inference_dtype": "float32"})
+    clf.fit(labels.sentences("train"), labels.positions("train"))
+    folder = clf.save(tmp_path_factory.mktemp("tiny") / "model")
+    return clf, folder
+
+
+def test_one_pass_per_sentence_and_per_holder_where_several(tiny, monkeypatch):
+    clf, _ = tiny
+    passes = []
+    logits = clf._logits
+    monkeypatch.setattr(clf, "_logits", lambda s, c: passes.append(list(s)) or logits(s, c))
+    sentences = SENTENCES[["text", "context"]]
+    topics = clf.predict_topics(sentences)
+    assert topics.shape == (3, 2) and ((topics >= 0) & (topics <= 1)).all()
+    rows = ITEMS.assign(topic=["nato_membership", "nato_membership", "ceasefire"])
+    stance = clf.predict_stance(rows)
+    assert stance.shape == (3, 3) and np.allclose(stance.sum(axis=1), 1)
+    # Topics: one pass over the sentences. Stance: the single-holder sentence reuses it;
+    # the two-holder sentence gets one pass per holder, each with the holder named.
+    assert len(passes) == 2 and passes[0] == list(SENTENCES["text"])
+    assert passes[1] == [
+        f"{holder_prefix(a, s)} {ZEL_PUTIN}" for a, s in [("zelensky", "ukraine"), ("putin", "russia")]
+    ]
+    fresh = TransformerClassifier.load(tiny[1])  # nothing cached: the pass happens on demand
+    assert np.allclose(fresh.predict_stance(rows.iloc[[2]]), stance[[2]], atol=1e-5)
+    unknown = fresh.predict_stance(rows.iloc[[2]].assign(topic="elections"))
+    assert np.allclose(unknown, 1 / 3)
+
+
+def test_saved_model_reloads_with_same_predictions(tiny):
+    clf, folder = tiny
+    again = TransformerClassifier.load(folder)
+    frame = SENTENCES[["text", "context"]]
+    assert np.allclose(again.predict_topics(frame), clf.predict_topics(frame), atol=1e-5)
+
+
+def test_bfloat16_inference_close_to_float32(tiny):
+    clf, folder = tiny
+    bf16 = TransformerClassifier.load(folder)
+    bf16.params["inference_dtype"] = "bfloat16"
+    frame = SENTENCES[["text", "context"]]
+    assert np.abs(bf16.predict_topics(frame) - clf.predict_topics(frame)).max() < 0.05
+
+
+def test_fewer_layers_are_kept_on_save(tmp_path):
+    labels = LabelSet.load(LABELS)
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    clf = TransformerClassifier(topics, {**TINY, "num_layers": 2, "max_train_items": 8})
+    clf.fit(labels.sentences("train"), labels.positions("train"))
+    again = TransformerClassifier.load(clf.save(tmp_path / "m"))
+    assert again.model.config.num_hidden_layers == 2 and len(again.model.base_model.encoder.layer) == 2
+
+
+def test_bad_settings_and_old_folders_are_one_line_errors(tmp_path):
+    labels = LabelSet.load(LABELS)
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    with pytest.raises(StanceError, match="inference_dtype 'int4'"):
+        TransformerClassifier(topics, {"inference_dtype": "int4"})
+    with pytest.raises(StanceError, match="num_layers 12"):
+        TransformerClassifier(topics, {**TINY, "num_layers": 12}).fit(
+            labels.sentences("train"), labels.positions("train")
+        )
+    (tmp_path / "old" / "topic_model").mkdir(parents=True)
+    (tmp_path / "old" / "classifier.json").write_text(
+        '{"family": "transformer", "topics": {"ceasefire": "x"}, "params": {}}', encoding="utf-8"
+    )
+    with pytest.raises(StanceError, match="retrain with `make train`"):
+        TransformerClassifier.load(tmp_path / "old")
