@@ -145,38 +145,6 @@ def test_one_bad_article_never_loses_the_others(keyword_model, registry, tmp_pat
         list(score_corpus(corpus, model=Broken(), registry=registry))
 
 
-def test_language_stage_runs_one_batch_ahead_in_a_worker(keyword_model, registry, monkeypatch):
-    import threading
-
-    from stance.reading import Article
-
-    scorer = Scorer(keyword_model, registry, batch_articles=1)
-    events = []
-    analyse, predict = scorer.analyse, scorer.predict
-
-    def spy_analyse(batch):
-        events.append(("analyse", batch[0].id, threading.current_thread() is threading.main_thread()))
-        return analyse(batch)
-
-    def spy_predict(batch, analysed):
-        events.append(("predict", batch[0].id, threading.current_thread() is threading.main_thread()))
-        return predict(batch, analysed)
-
-    monkeypatch.setattr(scorer, "analyse", spy_analyse)
-    monkeypatch.setattr(scorer, "predict", spy_predict)
-    articles = [Article(id=f"a{i}", text=ARTICLE) for i in range(3)]
-    results = list(scorer.score(articles))
-    assert [r.id for r in results] == ["a0", "a1", "a2"]
-    assert all(not main for kind, _, main in events if kind == "analyse")
-    assert all(main for kind, _, main in events if kind == "predict")
-    # Batch n+1 is being analysed before batch n is predicted.
-    order = [(kind, i) for kind, i, _ in events]
-    assert order.index(("analyse", "a1")) < order.index(("predict", "a0"))
-    # Same findings as scoring each article on its own.
-    alone = scorer.score_batch([articles[0]])[0]
-    assert [f.to_dict() for f in results[0].findings] == [f.to_dict() for f in alone.findings]
-
-
 def test_a_failure_in_the_language_stage_loses_only_that_article(keyword_model, registry, tmp_path, monkeypatch):
     from stance import scoring
 

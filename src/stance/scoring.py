@@ -11,8 +11,7 @@ Pipeline per batch of articles (batched for throughput: one ``nlp.pipe`` call, o
 (sentence, holder, topic) of the batch):
 
 read → segment → find actors → attribute holders → detect topics → predict stance →
-aggregate. The language stages (segment … attribute) of the next batch run in a worker
-thread while the model scores the current one.
+aggregate.
 
 A finding is one (sentence, holder, topic ≠ none) with its stance; its ``confidence`` is
 P(topic | sentence) × P(stance | sentence, holder, topic).
@@ -21,7 +20,6 @@ P(topic | sentence) × P(stance | sentence, holder, topic).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,25 +162,8 @@ class Scorer:
     # -- streaming --------------------------------------------------------------------
     def score(self, articles: Iterable[Article]) -> Iterator[ArticleResult]:
         """Results in input order, a batch at a time."""
-        for batch, analysis in self.analysed_batches(self.batches(articles)):
-            yield from self.predict(batch, analysis.result())
-
-    def analysed_batches(self, batches: Iterable[list[Article]]) -> Iterator[tuple[list[Article], Future]]:
-        """Each batch with its language stage (:meth:`analyse`) under way one batch ahead.
-
-        spaCy, actors and attribution run on one core in a worker thread while the model
-        (torch, which releases the GIL) scores the batch before, so both cores stay busy.
-        At most two batches are held at once; ``future.result()`` re-raises the stage's error.
-        """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stance-analyse") as pool:
-            pending = None
-            for batch in batches:
-                ahead = (batch, pool.submit(self.analyse, batch))
-                if pending is not None:
-                    yield pending
-                pending = ahead
-            if pending is not None:
-                yield pending
+        for batch in self.batches(articles):
+            yield from self.score_batch(batch)
 
     def batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
         """Articles grouped so that each batch holds enough sentences to keep the model busy."""
@@ -355,12 +336,12 @@ class CorpusResult:
         if self._used:
             return
         self._used = True
-        for batch, analysis in self.scorer.analysed_batches(self.scorer.batches(self._articles())):
-            yield from self._score(batch, analysis)
+        for batch in self.scorer.batches(self._articles()):
+            yield from self._score(batch)
 
-    def _score(self, batch: list[Article], analysis: Future) -> Iterator[ArticleResult]:
+    def _score(self, batch: list[Article]) -> Iterator[ArticleResult]:
         try:
-            results = self.scorer.predict(batch, analysis.result())
+            results = self.scorer.score_batch(batch)
         except StanceError:
             raise
         except Exception:

@@ -276,7 +276,7 @@ class TransformerClassifier(StanceClassifier):
     # -- the contract ----------------------------------------------------------------------------
     def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
         import datasets
-        from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+        from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
 
         torch = self._torch()
         torch.manual_seed(self.params["seed"])
@@ -315,6 +315,7 @@ class TransformerClassifier(StanceClassifier):
             model=self.model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(self.tokenizer)
         )
         trainer.markers = self.topic_prefix()[1]
+        trainer.remove_callback(PrinterCallback)  # it prints the final loss dict to stdout
         if p.get("balanced"):
             # Same "balanced" weighting as the linear families: n / (k * count per class).
             y = np.asarray(targets)[:, t:].ravel()
