@@ -19,7 +19,7 @@ stance where its holders agree) and every (sentence, holder) pair with a positio
 with the holder.
 
 On a CPU with native bfloat16 (AVX512-BF16/AMX) inference runs under bfloat16 autocast,
-about twice as fast as float32 for the same predictions to two decimals. ``num_layers``
+about 1.8 times as fast as float32; probabilities move by 0.001 on average. ``num_layers``
 keeps only the first encoder layers: fewer layers, faster scoring.
 Data goes through ``datasets`` and training through ``transformers.Trainer``.
 """
