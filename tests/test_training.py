@@ -127,24 +127,22 @@ def test_training_is_deterministic(store, tmp_path):
     assert [a.results[0].metrics[k] for k in keys] == [b.results[0].metrics[k] for k in keys]
 
 
-def test_unknown_config_key_is_one_line_error(tmp_path):
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("family: baseline\nparams: {C_stanse: 1.0}", "unknown key params.C_stanse"),
+        ("family: baseline\nlearning_rate: 1", "learning_rate"),
+        ("family: transformer\nparams: {learning_rate: 2e-4}", "params.learning_rate: expected a number, got '2e-4'"),
+        ("family: transformer\nparams: {epochs: many}", "params.epochs: expected int"),
+        ("family: gpt", "unknown model family 'gpt'"),
+    ],
+)
+def test_bad_config_is_one_line_error(tmp_path, config, message):
     from stance.training import load_config
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nfamily: baseline\nparams: {C_stanse: 1.0}\n")
-    with pytest.raises(StanceError, match="unknown key params.C_stanse"):
-        load_config(bad)
-    bad.write_text("name: x\nfamily: baseline\nlearning_rate: 1\n")
-    with pytest.raises(StanceError, match="learning_rate"):
-        load_config(bad)
-    bad.write_text("name: x\nfamily: transformer\nparams: {learning_rate: 2e-4}\n")
-    with pytest.raises(StanceError, match="params.learning_rate: expected a number, got '2e-4'"):
-        load_config(bad)
-    bad.write_text("name: x\nfamily: transformer\nparams: {epochs: many}\n")
-    with pytest.raises(StanceError, match="params.epochs: expected int"):
-        load_config(bad)
-    bad.write_text("name: x\nfamily: gpt\n")
-    with pytest.raises(StanceError, match="unknown model family 'gpt'"):
+    bad.write_text(f"name: x\n{config}\n")
+    with pytest.raises(StanceError, match=message):
         load_config(bad)
 
 
