@@ -35,17 +35,27 @@ def align_classes(probs: np.ndarray, classes) -> np.ndarray:
     return np.column_stack([probs[:, classes.index(s)] if s in classes else np.zeros(len(probs)) for s in STANCES])
 
 
+def topic_name(topic: str) -> str:
+    """A topic id as words: ``security_guarantees`` → ``security guarantees``."""
+    return topic.replace("_", " ")
+
+
+def describe_holder(actor: str, side: str) -> str:
+    """The holder as text: ``holder: zelensky (ukraine)``."""
+    holder = "the author" if actor == "author" else actor.replace("_", " ")
+    return f"holder: {holder} ({side.replace('_', ' ')})"
+
+
 def describe_target(actor: str, side: str, topic: str, propositions: dict[str, str] | None = None) -> str:
     """The target as text, so one model learns every (holder, issue) pair.
 
     With ``propositions`` the issue's full proposition is spelt out (useful to a frozen
-    encoder); without, the topic name alone keeps fine-tuning inputs short.
+    encoder); without, the topic name alone keeps inputs short.
     """
-    holder = "the author" if actor == "author" else actor.replace("_", " ")
-    issue = topic.replace("_", " ")
+    issue = topic_name(topic)
     if propositions and topic in propositions:
         issue = f"{issue}: {propositions[topic]}"
-    return f"{issue} holder: {holder} ({side.replace('_', ' ')})"
+    return f"{issue} {describe_holder(actor, side)}"
 
 
 class StanceClassifier(ABC):

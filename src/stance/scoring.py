@@ -124,12 +124,16 @@ class ArticleResult:
     def findings_frame(self):
         import pandas as pd
 
-        return pd.DataFrame([f.to_dict() for f in self.findings], columns=list(Finding.__dataclass_fields__))
+        return pd.DataFrame(
+            [f.to_dict() for f in self.findings], columns=list(Finding.__dataclass_fields__)
+        )
 
     def positions_frame(self):
         import pandas as pd
 
-        return pd.DataFrame([p.to_dict() for p in self.positions], columns=list(Position.__dataclass_fields__))
+        return pd.DataFrame(
+            [p.to_dict() for p in self.positions], columns=list(Position.__dataclass_fields__)
+        )
 
 
 class Scorer:
@@ -179,11 +183,9 @@ class Scorer:
             yield batch
 
     def score_batch(self, batch: list[Article]) -> list[ArticleResult]:
-        """Score one batch of articles, start to end."""
-        return self.predict(batch, self.analyse(batch))
+        import numpy as np
+        import pandas as pd
 
-    def analyse(self, batch: list[Article]) -> list[tuple]:
-        """The language stage: per article (actors, sentences, holders of each sentence)."""
         segmented = segment([a.text for a in batch], self.nlp)
         docs = {id(s.span.doc): s.span.doc for sentences in segmented for s in sentences}
         self.index.recognise(list(docs.values()), everywhere=self.all_entities)
@@ -198,19 +200,19 @@ class Scorer:
                     found[id(doc)] = actors.find(doc)
                 mentions.append([m for m in found[id(doc)] if s.span.start <= m.start < s.span.end])
             analysed.append((actors, sentences, attribute(sentences, mentions, actors)))
-        return analysed
-
-    def predict(self, batch: list[Article], analysed: list[tuple]) -> list[ArticleResult]:
-        """The model stage: topics and stances of every sentence and holder, then the tables."""
-        import numpy as np
-        import pandas as pd
 
         flat = [(ai, s) for ai, (_, sentences, _) in enumerate(analysed) for s in sentences]
-        contexts = [sentences[s.index - 1].text if s.index else "" for _, sentences, _ in analysed for s in sentences]
+        contexts = [
+            sentences[s.index - 1].text if s.index else ""
+            for _, sentences, _ in analysed
+            for s in sentences
+        ]
         topic_ids = self.topics
         if flat:
             probs = np.asarray(
-                self.model.predict_topics(pd.DataFrame({"text": [s.text for _, s in flat], "context": contexts})),
+                self.model.predict_topics(
+                    pd.DataFrame({"text": [s.text for _, s in flat], "context": contexts})
+                ),
                 dtype=float,
             )
         else:
@@ -457,7 +459,9 @@ def resolve_model(model):
     if model is not None and not isinstance(model, (str, Path)):
         for attr in ("predict_topics", "predict_stance", "topic_ids"):
             if not hasattr(model, attr):
-                raise StanceError(f"model object lacks {attr}: pass a StanceClassifier, a folder or a URI")
+                raise StanceError(
+                    f"model object lacks {attr}: pass a StanceClassifier, a folder or a URI"
+                )
         return model
     from .tracking import load_classifier
 

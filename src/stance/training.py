@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from .config import (
     CHAMPION_ALIAS,
@@ -87,15 +87,14 @@ def _type_problem(default, value) -> str | None:
     """
     if value is None or default is None:
         return None
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, (int, float)):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok and isinstance(default, float) and isinstance(value, str):
-            return f"expected a number, got {value!r} (YAML wants a decimal point: write e.g. 2.0e-4)"
-    else:
-        ok = isinstance(value, type(default))
-    return None if ok else f"expected {type(default).__name__}, got {value!r}"
+    try:
+        TypeAdapter(type(default)).validate_python(value, strict=True)  # strict: no "1" for 1, no True for 1
+    except ValidationError:
+        if isinstance(default, float):
+            hint = " (YAML wants a decimal point: write e.g. 2.0e-4)" if isinstance(value, str) else ""
+            return f"expected a number, got {value!r}{hint}"
+        return f"expected {type(default).__name__}, got {value!r}"
+    return None
 
 
 def default_configs(configs_dir: Path = CONFIGS_DIR) -> list[Path]:

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..classifier import StanceClassifier, text_column
+from ..classifier import StanceClassifier, describe_holder, text_column, topic_name
 from ..config import STANCES, default_base_model
 from ..errors import StanceError
 
@@ -56,13 +56,13 @@ DEFAULTS = {
 }
 DTYPES = ("auto", "float32", "bfloat16")
 MODEL_DIR = "model"
+TOPIC_SEPARATOR = " ; "
 IGNORE = -1  # a target the loss leaves out (a topic's stance nobody holds, a holder row's topics)
 
 
 def holder_prefix(actor: str, side: str) -> str:
     """The holder put in words in front of the sentence, for multi-holder sentences."""
-    holder = "the author" if actor == "author" else actor.replace("_", " ")
-    return f"holder: {holder} ({side.replace('_', ' ')}) |"
+    return f"{describe_holder(actor, side)} |"
 
 
 def bf16_native() -> bool:
@@ -182,12 +182,12 @@ class TransformerClassifier(StanceClassifier):
     def topic_prefix(self) -> tuple[str, list[int]]:
         """The topic names as the first segment, and the token position of each name."""
         if self._prefix is None:
-            names = [t.replace("_", " ") for t in self.topic_ids]
-            prefix = " ; ".join(names)
+            names = [topic_name(t) for t in self.topic_ids]
+            prefix = TOPIC_SEPARATOR.join(names)
             starts, pos = [], 0
             for name in names:
                 starts.append(pos)
-                pos += len(name) + 3
+                pos += len(name) + len(TOPIC_SEPARATOR)
             offsets = self.tokenizer(prefix, return_offsets_mapping=True)["offset_mapping"]
             token_at = {start: i for i, (start, end) in enumerate(offsets) if end > start}
             self._prefix = (prefix, [token_at[c] for c in starts])
@@ -268,10 +268,9 @@ class TransformerClassifier(StanceClassifier):
     @staticmethod
     def _split(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Topic probabilities (n, T) and per-topic stance probabilities (n, T, 3)."""
-        topic = 1 / (1 + np.exp(-logits[..., 0]))
-        stance = logits[..., 1:]
-        stance = np.exp(stance - stance.max(axis=2, keepdims=True))
-        return topic, stance / stance.sum(axis=2, keepdims=True)
+        from scipy.special import expit, softmax
+
+        return expit(logits[..., 0]), softmax(logits[..., 1:], axis=2)
 
     # -- the contract ----------------------------------------------------------------------------
     def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
