@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stance.classifier import StanceClassifier
+from stance.models.base import StanceClassifier
 from stance.config import LABELS_DIR, STANCES
 
 # -- scoring pipeline fixtures (issue 4) ------------------------------------------------
@@ -80,7 +80,7 @@ def tiny_labels(tmp_path_factory, tiny_docs) -> Path:
 
 @pytest.fixture(scope="session")
 def registry(tiny_labels):
-    from stance.registry import Registry
+    from stance.labels.registry import Registry
 
     return Registry.load(tiny_labels)
 
@@ -88,7 +88,7 @@ def registry(tiny_labels):
 @pytest.fixture(scope="session")
 def tiny_model(tiny_labels):
     """A BaselineClassifier trained on the train and dev documents of the tiny corpus."""
-    from stance.families.baseline import BaselineClassifier
+    from stance.models.baseline import BaselineClassifier
     from stance.labels import LabelSet
 
     labels = LabelSet.load(tiny_labels)
@@ -169,14 +169,14 @@ def keyword_model() -> KeywordClassifier:
 
 @pytest.fixture(scope="session")
 def nlp():
-    from stance.segmentation import load_nlp
+    from stance.pipeline.segmentation import load_nlp
 
     return load_nlp()
 
 
 @pytest.fixture(scope="session")
 def actor_index(registry, nlp):
-    from stance.actors import ActorIndex
+    from stance.pipeline.actors import ActorIndex
 
     return ActorIndex(registry, nlp)
 

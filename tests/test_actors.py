@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stance.actors import ArticleActors, guess_gender, needs_entities, slugify
+from stance.pipeline.actors import ArticleActors, guess_gender, needs_entities, slugify
 
 
 def _mentions(actor_index, nlp, text, ner=True):

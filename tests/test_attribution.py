@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stance.actors import ArticleActors
-from stance.attribution import attribute, quote_marks
-from stance.segmentation import segment
+from stance.pipeline.actors import ArticleActors
+from stance.pipeline.attribution import attribute, quote_marks
+from stance.pipeline.segmentation import segment
 
 
 @pytest.fixture()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stance.benchmark import bench_scoring, example_articles, startup_seconds
+from stance.training.bench import bench_scoring, example_articles, startup_seconds
 
 
 def test_bench_scoring_on_generated_articles(tiny_model_dir, tiny_labels):

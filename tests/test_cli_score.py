@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stance.cli import app
-from stance.scoring import FINDING_KEYS
+from stance.pipeline.scoring import FINDING_KEYS
 
 
 @pytest.fixture()

@@ -100,7 +100,7 @@ def trained(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
     mp.setattr("stance.tracking.artifact_root", lambda: (tmp / "artifacts").as_uri())
-    from stance.training import train
+    from stance.training.train import train
 
     result = train(labels_dir=LABELS, configs=[config], experiment=EXPERIMENT,
                    export_dir=tmp / "champion")

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from stance.errors import StanceError
-from stance.reading import (
+from stance.pipeline.reading import (
     Article,
     InputError,
     InputProblem,

@@ -10,7 +10,7 @@ import pytest
 import stance
 from stance import tracking
 from stance.errors import StanceError
-from stance.scoring import FINDING_KEYS, Scorer, score_article, score_corpus
+from stance.pipeline.scoring import FINDING_KEYS, Scorer, score_article, score_corpus
 
 ARTICLE = """date 2025-03-04
 Kremlin rejects truce
@@ -146,7 +146,7 @@ def test_one_bad_article_never_loses_the_others(keyword_model, registry, tmp_pat
 
 
 def test_a_failure_in_the_language_stage_loses_only_that_article(keyword_model, registry, tmp_path, monkeypatch):
-    from stance import scoring
+    from stance.pipeline import scoring
 
     corpus = tmp_path / "c.jsonl"
     texts = ["Peskov said a truce was a trap.", "SPACY-BOOM here.", "Macron backed troops."]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stance import segmentation
+from stance.pipeline import segmentation
 from stance.errors import StanceError
-from stance.segmentation import load_nlp, paragraph_pieces, paragraphs, segment
+from stance.pipeline.segmentation import load_nlp, paragraph_pieces, paragraphs, segment
 
 
 def test_paragraphs_blank_lines_and_wrapped_lines():

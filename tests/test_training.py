@@ -33,7 +33,7 @@ def trained(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
     mp.setattr("stance.tracking.artifact_root", lambda: (tmp / "artifacts").as_uri())
-    from stance.training import train
+    from stance.training.train import train
 
     result = train(LABELS, configs=[TINY_BASELINE, TINY_TRANSFORMER], experiment="tiny", export_dir=tmp / "champion")
     yield result, tmp
@@ -119,7 +119,7 @@ def test_champion_registered_loadable_and_exported(trained):
 
 
 def test_training_is_deterministic(store, tmp_path):
-    from stance.training import train
+    from stance.training.train import train
 
     a = train(LABELS, configs=[TINY_BASELINE], experiment="det", register=False, export_dir=None)
     b = train(LABELS, configs=[TINY_BASELINE], experiment="det", register=False, export_dir=None)
@@ -138,7 +138,7 @@ def test_training_is_deterministic(store, tmp_path):
     ],
 )
 def test_bad_config_is_one_line_error(tmp_path, config, message):
-    from stance.training import load_config
+    from stance.training.train import load_config
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"name: x\n{config}\n")
@@ -149,7 +149,7 @@ def test_bad_config_is_one_line_error(tmp_path, config, message):
 def test_missing_base_model_fails_the_run(store, tmp_path):
     import mlflow
 
-    from stance.training import train
+    from stance.training.train import train
 
     cfg = tmp_path / "t.yaml"
     cfg.write_text(TINY_TRANSFORMER.read_text().replace("params: {", f"params: {{base_model: '{tmp_path / 'nope'}', "))
@@ -160,7 +160,7 @@ def test_missing_base_model_fails_the_run(store, tmp_path):
 
 
 def test_unreachable_tracking_server(monkeypatch):
-    from stance.training import train
+    from stance.training.train import train
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

@@ -10,7 +10,7 @@ import pytest
 
 from stance.config import STANCES
 from stance.errors import StanceError
-from stance.families.transformer import IGNORE, TransformerClassifier, holder_prefix, training_examples
+from stance.models.transformer import IGNORE, TransformerClassifier, holder_prefix, training_examples
 from stance.labels import LabelSet
 
 LABELS = Path(__file__).parent / "fixtures" / "labels_custom"
@@ -112,7 +112,7 @@ def test_fewer_layers_are_kept_on_save(tmp_path):
 def test_bad_settings_and_old_folders_are_one_line_errors(tmp_path):
     labels = LabelSet.load(LABELS)
     topics = {t.id: t.proposition for t in labels.registry.topics.values()}
-    with pytest.raises(StanceError, match="inference_dtype 'int4'"):
+    with pytest.raises(StanceError, match=r"params.inference_dtype: expected one of .*, got 'int4'"):
         TransformerClassifier(topics, {"inference_dtype": "int4"})
     with pytest.raises(StanceError, match="num_layers 12"):
         TransformerClassifier(topics, {**TINY, "num_layers": 12}).fit(

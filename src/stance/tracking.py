@@ -1,8 +1,11 @@
-"""MLflow behind one small module: tracking URI, experiments, runs, models, registry.
+"""MLflow behind one small service: the store, runs, datasets, models, the registry.
 
-Training code asks this module for a run and never calls MLflow's set-up itself, so the
-CLI, the Makefile, the notebooks and the tests share one store (see
-:func:`stance.config.tracking_uri`).
+In: what training and evaluation want recorded (an experiment name, a labels set, a saved
+classifier folder). Out: runs that end FINISHED or FAILED (never left RUNNING), logged and
+exported pyfunc models, the ``champion`` alias, and classifiers loaded back from any
+folder or model URI. Training and evaluation ask this module for a run and never set
+MLflow up themselves, so the CLI, the Makefile, the notebooks and the tests share one
+store (:func:`stance.config.tracking_uri`).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import contextlib
 import os
 from pathlib import Path
 
-from .config import CHAMPION_DIR, DEFAULT_EXPERIMENT, artifact_root, tracking_uri
+from .config import CHAMPION_ALIAS, CHAMPION_DIR, DEFAULT_EXPERIMENT, REGISTERED_MODEL, artifact_root, tracking_uri
 from .errors import StanceError
 
 CLASSIFIER_ARTIFACT = "classifier"
+MODEL_ENTRY = Path(__file__).with_name("models") / "pyfunc_entry.py"
 
 
 def quiet_libraries() -> None:
@@ -34,7 +38,7 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
-def setup(experiment: str = DEFAULT_EXPERIMENT):
+def setup(experiment: str = DEFAULT_EXPERIMENT) -> None:
     """Point MLflow at the project store and make sure the experiment exists.
 
     Raises :class:`StanceError` (one line) if the tracking server cannot be reached.
@@ -54,7 +58,6 @@ def setup(experiment: str = DEFAULT_EXPERIMENT):
         mlflow.set_experiment(experiment)
     except Exception as exc:  # MLflow raises many types for an unreachable store
         raise StanceError(f"cannot use MLflow tracking store {uri}: {str(exc).splitlines()[0][:200]}") from exc
-    return mlflow
 
 
 @contextlib.contextmanager
@@ -72,6 +75,72 @@ def run(name: str, nested: bool = False, tags: dict | None = None):
         mlflow.end_run(status="FINISHED")
 
 
+def log_dataset(labels, context: str = "training") -> None:
+    """The labelled set as the run's input, named and digested by its content."""
+    import mlflow
+    import mlflow.data
+
+    dataset = mlflow.data.from_pandas(
+        labels.items.drop(columns=["side"]),
+        source=str(labels.path),
+        name=f"labels@{labels.digest[:12]}",
+        targets="stance",
+        digest=labels.digest[:16],
+    )
+    mlflow.log_input(dataset, context=context)
+
+
+def _pyfunc_args(classifier_dir: Path, signature) -> dict:
+    """What logging and exporting a model share: the code entry point, artifact, needs."""
+    return {
+        "python_model": str(MODEL_ENTRY),
+        "artifacts": {CLASSIFIER_ARTIFACT: str(classifier_dir)},
+        "code_paths": [str(Path(__file__).parent)],
+        "signature": signature,
+        "pip_requirements": requirements(),
+    }
+
+
+def log_model(classifier_dir: Path, signature):
+    """Log a saved classifier as the active run's pyfunc model ``model``."""
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.log_model(name="model", **_pyfunc_args(classifier_dir, signature))
+
+
+def save_model(path: Path, classifier_dir: Path, signature) -> Path:
+    """Write a saved classifier as an MLflow model folder (no tracking store needed to load it)."""
+    import mlflow.pyfunc
+
+    mlflow.pyfunc.save_model(path=str(path), **_pyfunc_args(classifier_dir, signature))
+    return path
+
+
+def requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for pkg in ("torch", "transformers", "scikit-learn", "skops", "pandas", "numpy", "pyyaml", "pydantic"):
+        try:
+            reqs.append(f"{pkg}=={version(pkg)}")
+        except PackageNotFoundError:
+            pass
+    return reqs
+
+
+def register_champion(model_uri: str, tags: dict[str, str], version_tags: dict[str, str]) -> str:
+    """Register a model version and move the ``champion`` alias to it; returns the version."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mv = mlflow.register_model(model_uri, REGISTERED_MODEL, tags=tags)
+    client = MlflowClient()
+    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, mv.version)
+    for key, value in version_tags.items():
+        client.set_model_version_tag(REGISTERED_MODEL, mv.version, key, value)
+    return str(mv.version)
+
+
 def load_classifier(uri: str | Path | None = None):
     """Load a trained classifier from a folder or any MLflow model URI.
 
@@ -79,7 +148,7 @@ def load_classifier(uri: str | Path | None = None):
     classifier or an MLflow model folder; ``models:/...`` and ``runs:/...`` URIs go through
     the tracking store.
     """
-    from .classifier import META_FILE, StanceClassifier
+    from .models.base import META_FILE, StanceClassifier
 
     uri = str(uri) if uri is not None else str(CHAMPION_DIR)
     path = Path(uri)

@@ -1,0 +1,5 @@
+"""``python -m stance.cli``."""
+
+from .app import app
+
+app()

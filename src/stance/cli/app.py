@@ -1,0 +1,365 @@
+"""Command-line interface: a thin Typer layer over the library API.
+
+Heavy libraries (torch, transformers, mlflow, spacy) are imported inside the commands so
+that ``stance --help`` starts fast. Every user-facing error is one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..config import CHAMPION_URI, DEFAULT_EXPERIMENT, LABELS_DIR, MAX_CHARS
+
+app = typer.Typer(
+    help="Track who holds which position in Russia-Ukraine peace-process news.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+labels_app = typer.Typer(help="Validate and summarise the labelled corpus.", no_args_is_help=True)
+app.add_typer(labels_app, name="labels")
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line to stderr and exit: no tracebacks for problems the user can fix."""
+    typer.echo(f"stance: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(func):
+    """Turn the library's user-facing errors into one line and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..errors import StanceError
+
+        try:
+            return func(*args, **kwargs)
+        except StanceError as exc:
+            fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    return wrapper
+
+
+# One declaration per shared option, in one style (Annotated) for every command.
+LabelsOpt = Annotated[
+    Path,
+    typer.Option("--labels", help="Labelled directory (topics.yaml, actors.yaml, positions.jsonl, documents.jsonl)."),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help=f"Model folder or MLflow URI ({CHAMPION_URI}, runs:/<id>/model; default: models/champion)",
+    ),
+]
+MinConfOpt = Annotated[
+    float, typer.Option("--min-confidence", min=0.0, max=1.0, help="Drop findings whose confidence is below this.")
+]
+DateOpt = Annotated[str | None, typer.Option("--date", help="Date (YYYY-MM-DD) of articles that carry none.")]
+ExperimentOpt = Annotated[str, typer.Option("--experiment", "-e", help="MLflow experiment name.")]
+ConfigsOpt = Annotated[
+    list[Path] | None, typer.Option("--config", "-c", help="Family config file(s); default: every configs/*.yaml.")
+]
+
+
+@labels_app.command("check")
+@friendly
+def labels_check(labels: LabelsOpt = LABELS_DIR) -> None:
+    """Validate every labels file; print file:line: problem for each fault (exit 2)."""
+    from ..labels import check
+
+    problems = check(labels)
+    for p in problems:
+        typer.echo(str(p))
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {labels}", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"{labels}: OK")
+
+
+@labels_app.command("stats")
+@friendly
+def labels_stats(labels: LabelsOpt = LABELS_DIR) -> None:
+    """Counts per topic x stance, per split, per side and per actor."""
+    from rich.console import Console
+
+    from ..labels import LabelSet, stats
+    from .writers import frame_table
+
+    console = Console()
+    for title, frame in stats(LabelSet.load(labels)).items():
+        console.print(frame_table(frame, title=title))
+
+
+@labels_app.command("split")
+@friendly
+def labels_split(
+    labels: LabelsOpt = LABELS_DIR, seed: Annotated[int, typer.Option(help="Seed of the document order.")] = 13
+) -> None:
+    """(Re)assign train/dev/test by document, deterministic and stratified; rewrites positions.jsonl."""
+    from ..labels import resplit
+
+    counts = resplit(labels, seed=seed)
+    typer.echo(", ".join(f"{k}: {v} documents" for k, v in counts.items()))
+
+
+@app.command("train")
+@friendly
+def train_cmd(
+    labels: LabelsOpt = LABELS_DIR,
+    config: ConfigsOpt = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Family name(s) from configs/ (baseline, embedding, transformer)."),
+    ] = None,
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
+    register: Annotated[bool, typer.Option(help=f"Register the best run as {CHAMPION_URI}.")] = True,
+    export: Annotated[bool, typer.Option(help="Export the champion to models/champion.")] = True,
+) -> None:
+    """Train the model families, track every run in MLflow, register and export the champion."""
+    import logging
+
+    from rich.console import Console
+
+    from ..config import CHAMPION_DIR, CONFIGS_DIR, tracking_uri
+    from ..tracking import quiet_libraries
+    from ..training.train import train
+
+    quiet_libraries()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    paths = list(config or [])
+    for name in model or []:
+        path = CONFIGS_DIR / f"{name}.yaml"
+        if not path.exists():
+            available = ", ".join(p.stem for p in sorted(CONFIGS_DIR.glob("*.yaml")))
+            fail(f"no config for model {name!r} ({path}); available: {available}")
+        paths.append(path)
+    result = train(
+        labels,
+        configs=paths or None,
+        experiment=experiment,
+        register=register,
+        export_dir=CHAMPION_DIR if export else None,
+    )
+    from .writers import frame_table
+
+    console = Console()
+    console.print(frame_table(result.table().T, title=f"Runs (parent {result.parent_run_id}) in {tracking_uri()}"))
+    if result.champion:
+        where = f" → {CHAMPION_URI} (v{result.champion_version})" if result.champion_version else ""
+        console.print(f"champion: {result.champion.name}{where}" + (f", exported to {CHAMPION_DIR}" if export else ""))
+
+
+@app.command("report")
+@friendly
+def report_cmd(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            help="Findings .jsonl (from `stance score --format jsonl`) or articles to score: "
+            "files, folders, JSONL corpora, '-' for stdin."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="The HTML report: one self-contained file that works offline.")
+    ] = Path("report.html"),
+    png: Annotated[Path | None, typer.Option("--png", help="Also write the figures as PNG into this folder.")] = None,
+    graphml: Annotated[
+        Path | None, typer.Option("--graphml", help="Also write the actor-topic network as GraphML (Gephi, Cytoscape).")
+    ] = None,
+    model: ModelOpt = None,
+    labels: LabelsOpt = LABELS_DIR,
+    date: DateOpt = None,
+    title: Annotated[str, typer.Option("--title", help="Heading of the report.")] = "Who holds which position",
+) -> None:
+    """Build the corpus report: actor x topic heatmap, side roll-up, timelines, position changes."""
+    from ..labels.registry import Registry
+    from ..report import Report, gather_findings
+    from ..tracking import quiet_libraries
+
+    quiet_libraries()
+    registry = Registry.load(labels) if (labels / "actors.yaml").exists() else None
+    if registry is None and labels != LABELS_DIR:
+        fail(f"{labels}: no actors.yaml (the actor registry): pass --labels DIR")
+    gathered = gather_findings(
+        paths,
+        model=model,
+        registry=registry or labels,
+        date=date,
+        on_problem=lambda p: typer.echo(f"stance: {p}", err=True),
+    )
+    if not gathered.findings and gathered.problems and not gathered.articles_scored:
+        fail(f"nothing could be scored ({len(gathered.problems)} input(s) failed)")
+    report = Report(gathered.findings, registry, title)
+    written = [report.write_html(out)]
+    if png:
+        written += report.write_pngs(png)
+    if graphml:
+        written.append(report.write_graphml(graphml))
+    s = report.summary()
+    typer.echo(
+        f"{s['findings']} findings, {s['articles']} articles, {s['actors']} actors, "
+        f"{s['position changes']} position change(s)",
+        err=True,
+    )
+    for path in written:
+        typer.echo(str(path))
+    if gathered.problems:
+        typer.echo(f"stance: {len(gathered.problems)} input(s) failed; the report covers the rest", err=True)
+        raise typer.Exit(1)
+
+
+_FORMAT_BY_SUFFIX = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".txt": "table"}
+
+
+@app.command("score")
+@friendly
+def score_cmd(
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH...",
+            help="Text, Markdown or HTML files, JSONL corpora (one article a line), "
+            "folders (recursively), or - for stdin.",
+        ),
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table | jsonl | csv | json (default: table on a terminal, else from the --out suffix, else jsonl)",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")
+    ] = None,
+    model: ModelOpt = None,
+    min_confidence: MinConfOpt = 0.0,
+    date: DateOpt = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first bad input (exit 2) instead of skipping it.")
+    ] = False,
+    labels: LabelsOpt = LABELS_DIR,
+    max_chars: Annotated[
+        int,
+        typer.Option("--max-chars", min=1000, help="Score at most this many characters of an article (cut beyond)."),
+    ] = MAX_CHARS,
+) -> None:
+    """Score articles: who holds which position on each issue, with evidence.
+
+    Exit 0 when every input was scored, 1 when some failed and the rest were scored,
+    2 when nothing could be scored.
+    """
+    import os
+
+    from ..io import atomic_output
+    from ..pipeline.scoring import score_corpus
+    from ..tracking import quiet_libraries
+    from .writers import FORMATS, ProgressReporter, default_format, make_writer
+
+    quiet_libraries()  # MLflow and transformers would log to stderr while loading a model
+    if fmt is None:
+        fmt = _FORMAT_BY_SUFFIX.get(out.suffix.lower(), "jsonl") if out else default_format()
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        fail(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    progress = ProgressReporter()
+    corpus = score_corpus(
+        paths,
+        model=model,
+        registry=labels,
+        min_confidence=min_confidence,
+        date=date,
+        strict=strict,
+        max_chars=max_chars,
+        on_problem=lambda p: progress.echo(f"stance: {p}"),
+    )
+    try:
+        with atomic_output(out) as stream:
+            writer = make_writer(fmt, stream, corpus.scorer.topics)
+            for result in corpus:
+                writer.article(result)
+                progress.update(corpus.n_articles, corpus.n_sentences)
+            progress.close()
+            if corpus.n_articles == 0:
+                fail(f"nothing could be scored ({len(corpus.errors)} input(s) failed)")
+            writer.finish(corpus)
+    except BrokenPipeError:
+        # The reader went away (`stance score ... | head`): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    finally:
+        progress.close()
+    if out is not None:
+        typer.echo(f"{out}: {corpus.n_articles} articles, {corpus.n_findings} findings", err=True)
+    if corpus.errors:
+        typer.echo(f"stance: {len(corpus.errors)} input(s) failed; scored {corpus.n_articles} article(s)", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("evaluate")
+@friendly
+def evaluate_cmd(
+    labels: LabelsOpt = LABELS_DIR,
+    model: ModelOpt = None,
+    split: Annotated[str, typer.Option("--split", help="Which labelled documents: train, dev or test.")] = "test",
+    experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
+    no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Print the figures only; log nothing.")] = False,
+    min_confidence: MinConfOpt = 0.0,
+) -> None:
+    """Evaluate the whole scoring pipeline on labelled documents (rebuilt from their sentences).
+
+    Article-level actor x topic stance F1, sentence-level (actor, topic, stance) F1 and
+    attribution accuracy; logged to MLflow unless --no-mlflow.
+    """
+    from rich.console import Console
+
+    from ..tracking import quiet_libraries
+    from ..training.evaluate import evaluate_pipeline, log_report
+    from .writers import frame_table
+
+    quiet_libraries()
+    report = evaluate_pipeline(labels, model=model, split=split, min_confidence=min_confidence)
+    title = f"pipeline evaluation: {split} split, {report.documents} documents"
+    Console().print(frame_table(report.frame(), title=title))
+    if not no_mlflow:
+        run_id = log_report(report, experiment)
+        typer.echo(f"logged to MLflow run {run_id}", err=True)
+
+
+@app.command("bench")
+@friendly
+def bench_cmd(
+    labels: LabelsOpt = LABELS_DIR,
+    config: ConfigsOpt = None,
+    articles: Annotated[int, typer.Option(help="Articles to score per model (cycled from examples/).")] = 200,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default: benchmarks/).")] = None,
+    readme: Annotated[bool, typer.Option(help="Rewrite the README's results block.")] = True,
+) -> None:
+    """Benchmark: train every family, then measure test metrics, scoring speed, memory, start-up."""
+    from ..config import PROJECT_ROOT, RESULTS_DIR
+    from ..tracking import quiet_libraries
+    from ..training.bench import results_markdown, run_benchmarks
+
+    quiet_libraries()
+    results = run_benchmarks(labels, configs=config or None, n_articles=articles, out_dir=out or RESULTS_DIR,
+                             readme=PROJECT_ROOT / "README.md" if readme else None)
+    typer.echo(results_markdown(results))
+
+
+def main() -> None:  # pragma: no cover - console entry point convenience
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,129 @@
+"""The contract every model family fulfils, and how a target is put into words.
+
+In: frames of sentences (and holders, topics). Out: topic and stance probabilities;
+a saved folder (``classifier.json`` + the family's weights) and back.
+
+A classifier answers two questions about a sentence (with the sentence before it):
+which topics it concerns (multi-label, ``predict_topics``) and, for a given holder and
+topic, the holder's stance (``predict_stance``). Together they predict the whole
+(actor, topic, stance) triple for a new sentence once attribution has named the holder.
+Frames passed in have the columns ``text``, ``context``, and for stance also ``actor``,
+``side`` and ``topic``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import STANCES
+from .params import FamilyParams, validate_params
+
+META_FILE = "classifier.json"
+
+
+def text_column(frame: pd.DataFrame, name: str, default: str = "") -> list[str]:
+    """A column as clean strings; absent or missing values become ``default``."""
+    if name not in frame:
+        return [default] * len(frame)
+    return [default if (v is None or v != v or v == "") else str(v) for v in frame[name]]
+
+
+def align_classes(probs: np.ndarray, classes) -> np.ndarray:
+    """Reorder a classifier's probability columns to :data:`STANCES` (zeros for unseen classes)."""
+    classes = list(classes)
+    return np.column_stack([probs[:, classes.index(s)] if s in classes else np.zeros(len(probs)) for s in STANCES])
+
+
+def topic_name(topic: str) -> str:
+    """A topic id as words: ``security_guarantees`` → ``security guarantees``."""
+    return topic.replace("_", " ")
+
+
+def describe_holder(actor: str, side: str) -> str:
+    """The holder as text: ``holder: zelensky (ukraine)``."""
+    holder = "the author" if actor == "author" else actor.replace("_", " ")
+    return f"holder: {holder} ({side.replace('_', ' ')})"
+
+
+def describe_target(actor: str, side: str, topic: str, propositions: dict[str, str] | None = None) -> str:
+    """The target as text, so one model learns every (holder, issue) pair.
+
+    With ``propositions`` the issue's full proposition is spelt out (useful to a frozen
+    encoder); without, the topic name alone keeps inputs short.
+    """
+    issue = topic_name(topic)
+    if propositions and topic in propositions:
+        issue = f"{issue}: {propositions[topic]}"
+    return f"{issue} {describe_holder(actor, side)}"
+
+
+class StanceClassifier(ABC):
+    """Base class of the model families (baseline, embedding, transformer)."""
+
+    family: str = ""
+    Params: type[FamilyParams] = FamilyParams  # the family's typed parameters and defaults
+
+    def __init__(self, topics: dict[str, str], params: dict | None = None):
+        # topics: id -> proposition, in registry order; the topic output columns follow it.
+        self.topics = dict(topics)
+        self.params = validate_params(self.family, params, where=f"{self.family} model", model=self.Params)
+        self.topic_threshold = float(self.params["topic_threshold"])
+
+    @property
+    def topic_ids(self) -> list[str]:
+        return list(self.topics)
+
+    @abstractmethod
+    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
+        """Train. ``sentences``: text, context and one 0/1 column per topic id.
+        ``items``: text, context, actor, side, topic, stance (positions only, no ``none``)."""
+
+    def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
+        """Probability that each sentence concerns each topic: shape (n, len(topic_ids))."""
+        if len(frame) == 0:
+            return np.zeros((0, len(self.topic_ids)))
+        return np.asarray(self._topic_probs(frame), dtype=float)
+
+    def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
+        """Stance probabilities in :data:`STANCES` order: shape (n, 3)."""
+        if len(frame) == 0:
+            return np.zeros((0, len(STANCES)))
+        return np.asarray(self._stance_probs(frame), dtype=float)
+
+    @abstractmethod
+    def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
+        """:meth:`predict_topics` for a non-empty frame."""
+
+    @abstractmethod
+    def _stance_probs(self, frame: pd.DataFrame) -> np.ndarray:
+        """:meth:`predict_stance` for a non-empty frame."""
+
+    @abstractmethod
+    def _save_weights(self, folder: Path) -> None: ...
+
+    @abstractmethod
+    def _load_weights(self, folder: Path) -> None: ...
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        meta = {"family": self.family, "topics": self.topics, "params": self.params}
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        self._save_weights(folder)
+        return folder
+
+    @staticmethod
+    def load(folder: str | Path) -> StanceClassifier:
+        """Load any family from a folder written by :meth:`save`."""
+        from . import family_class
+
+        folder = Path(folder)
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        model = family_class(meta["family"])(meta["topics"], meta["params"])
+        model._load_weights(folder)
+        return model

@@ -1,0 +1,153 @@
+"""TF-IDF baseline: word and character n-grams + logistic regression, target-aware.
+
+Target awareness comes from features conjoined with the topic (each word also appears as
+``topic__word``) and from holder features (topic, side, side×topic), so one linear model
+can learn that the same words mean different things for different issues and holders.
+Saved with skops (no pickle).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .params import BaselineParams
+from .base import StanceClassifier, align_classes, text_column
+
+_TOKEN = re.compile(r"[a-z][a-z'-]+")
+
+
+def _target_tokens(frame: pd.DataFrame) -> list[str]:
+    out = []
+    for text, topic in zip(frame["text"], frame["topic"]):
+        words = _TOKEN.findall(text.lower())
+        out.append(" ".join(f"{topic}__{w}" for w in words))
+    return out
+
+
+def _holder_tokens(frame: pd.DataFrame) -> list[str]:
+    return [
+        f"topic_{t} side_{s} pair_{s}_{t} actor_{a}" for t, s, a in zip(frame["topic"], frame["side"], frame["actor"])
+    ]
+
+
+class BaselineClassifier(StanceClassifier):
+    family = "baseline"
+    Params = BaselineParams
+
+    def __init__(self, topics, params=None):
+        super().__init__(topics, params)
+        self.topic_model = None
+        self.stance_model = None
+
+    # -- feature frames ---------------------------------------------------------------
+    @staticmethod
+    def _sentence_frame(frame: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"text": text_column(frame, "text"), "context": text_column(frame, "context")})
+
+    def _stance_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        df = self._sentence_frame(frame)
+        df["topic"] = text_column(frame, "topic")
+        df["side"] = text_column(frame, "side", "other")
+        df["actor"] = text_column(frame, "actor", "author")
+        df["target"] = _target_tokens(df)
+        df["holder"] = _holder_tokens(df)
+        return df[["text", "context", "target", "holder"]]
+
+    def _text_features(self, with_target: bool):
+        from sklearn.compose import ColumnTransformer
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        p = self.params
+        parts = [
+            (
+                "word",
+                TfidfVectorizer(
+                    ngram_range=tuple(p["word_ngrams"]),
+                    min_df=p["min_df"],
+                    max_features=p["max_features"],
+                    sublinear_tf=True,
+                ),
+                "text",
+            ),
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=tuple(p["char_ngrams"]),
+                    min_df=p["min_df"],
+                    max_features=p["max_features"],
+                    sublinear_tf=True,
+                ),
+                "text",
+            ),
+            ("context", TfidfVectorizer(sublinear_tf=True, min_df=p["min_df"]), "context"),
+        ]
+        weights = {"context": p["context_weight"]}
+        if with_target:
+            parts += [
+                ("target", TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True), "target"),
+                ("holder", TfidfVectorizer(token_pattern=r"\S+", use_idf=False, norm=None), "holder"),
+            ]
+        return ColumnTransformer(parts, transformer_weights=weights)
+
+    # -- training and prediction --------------------------------------------------------
+    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
+        from sklearn.pipeline import Pipeline
+
+        p = self.params
+        self.topic_model = Pipeline(
+            [
+                ("features", self._text_features(with_target=False)),
+                (
+                    "clf",
+                    OneVsRestClassifier(
+                        LogisticRegression(
+                            C=p["C_topic"], max_iter=2000, class_weight="balanced", random_state=p["seed"]
+                        )
+                    ),
+                ),
+            ]
+        )
+        self.topic_model.fit(self._sentence_frame(sentences), sentences[self.topic_ids].to_numpy())
+        self.stance_model = Pipeline(
+            [
+                ("features", self._text_features(with_target=True)),
+                (
+                    "clf",
+                    LogisticRegression(C=p["C_stance"], max_iter=3000, class_weight="balanced", random_state=p["seed"]),
+                ),
+            ]
+        )
+        self.stance_model.fit(self._stance_frame(items), items["stance"].to_numpy())
+
+    def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.topic_model.predict_proba(self._sentence_frame(frame)))
+
+    def _stance_probs(self, frame: pd.DataFrame) -> np.ndarray:
+        probs = self.stance_model.predict_proba(self._stance_frame(frame))
+        return align_classes(probs, self.stance_model.classes_)
+
+    def _save_weights(self, folder: Path) -> None:
+        import skops.io as sio
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        for pipeline in (self.topic_model, self.stance_model):
+            for vec in pipeline.named_steps["features"].named_transformers_.values():
+                if isinstance(vec, TfidfVectorizer):
+                    # numpy-int vocabularies become one archive member per word in skops
+                    # (minutes to write); plain ints are stored as one JSON object.
+                    vec.vocabulary_ = {w: int(i) for w, i in vec.vocabulary_.items()}
+        sio.dump(self.topic_model, folder / "topic_model.skops")
+        sio.dump(self.stance_model, folder / "stance_model.skops")
+
+    def _load_weights(self, folder: Path) -> None:
+        from . import load_skops
+
+        self.topic_model = load_skops(folder / "topic_model.skops")
+        self.stance_model = load_skops(folder / "stance_model.skops")

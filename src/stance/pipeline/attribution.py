@@ -1,0 +1,568 @@
+"""Attribute each sentence to the holders of the positions in it.
+
+In: an article's sentences (with their parsed spaCy spans), the actor mentions of each
+sentence, and the article's :class:`~stance.actors.ArticleActors`. Out: per sentence, a
+list of :class:`Holder` records — who holds the positions and how that was found:
+
+``quote``
+    the speaker of a quotation, also over quotes that run across sentences (an opening
+    quote mark without a closing one carries the speaker forward, until it closes or a
+    paragraph opens without a quote mark);
+``reported``
+    the subject of a verb of saying ("X said", "said X", "X told reporters", "X wrote on
+    Telegram") or the object of "according to X";
+``subject``
+    the subject of a verb of demanding, rejecting, proposing, insisting, ... or of the
+    main verb of the sentence when that subject is a known actor ("Moscow wants ...");
+``coreference``
+    as the two above, but the holder is named by a pronoun ("he", "she", "they") or a
+    title ("the president", "the spokesman"), resolved to the last fitting actor;
+``author``
+    nobody else holds it: the article's own voice (also "we"/"I" outside quotes, and
+    "X should/must ..." without a speaker).
+
+Content embedded under a speaker ("Peskov said Kyiv had rejected ...") belongs to the
+speaker, not to the embedded subject; two speakers or subjects in one sentence ("Kyiv
+rejected the plan while Moscow welcomed it", "Macron and Starmer said") are both holders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .actors import GROUP, PERSON, PLACE, ArticleActors, Mention
+from ..config import AUTHOR
+from .segmentation import Sentence
+
+SPEECH_VERBS = frozenset(
+    """
+say tell add write post tweet state claim note stress insist warn argue signal concede
+acknowledge admit deny reiterate repeat announce declare explain comment respond reply
+answer remark suggest maintain assert contend emphasise emphasize underline caution
+predict vow pledge promise believe think accuse complain confirm quip describe call brand
+dismiss retort counter recall hint indicate observe agree disagree talk speak""".split()
+)
+POSITION_VERBS = frozenset(
+    """
+demand reject propose refuse accept welcome oppose support back endorse urge offer want
+seek push press favour favor veto block resist object condemn praise hail embrace rule
+decline approve advocate spurn rebuff insist require prefer plan intend threaten
+guarantee commit lobby champion""".split()
+)
+OBLIGATION = frozenset({"should", "must", "ought", "shall"})
+# Subjects that speak for a country named beside them: "British planners", "officials in Rome".
+OFFICIAL_NOUNS = frozenset(
+    """
+official diplomat source aide planner negotiator leader government minister spokesman
+spokeswoman spokesperson envoy delegation representative lawmaker commander general
+capital""".split()
+)
+TITLE_NOUNS = {
+    "president": ("president",),
+    "minister": ("minister",),
+    "premier": ("prime minister",),
+    "chancellor": ("chancellor",),
+    "spokesman": ("spokes",),
+    "spokeswoman": ("spokes",),
+    "spokesperson": ("spokes",),
+    "envoy": ("envoy",),
+    "secretary": ("secretary",),
+    "leader": ("president", "prime minister", "chancellor", "leader"),
+    "ambassador": ("ambassador",),
+    "negotiator": ("negotiator",),
+    "aide": ("aide",),
+    "adviser": ("advis",),
+    "advisor": ("advis",),
+    "commander": ("commander",),
+    "chief": ("chief", "head"),
+    "analyst": ("analyst", "fellow", "expert", "research"),
+    "professor": ("professor",),
+    "researcher": ("research", "fellow"),
+    "expert": ("expert", "analyst", "fellow"),
+    "diplomat": ("diplomat", "foreign minister", "foreign policy"),
+    "speaker": ("speaker",),
+    "head": ("head",),
+    "pope": ("pope",),
+    "general": ("general", "commander"),
+}
+_QUOTE_OPEN = {"“", "«", "„", "‘"}
+_QUOTE_CLOSE = {"”", "»", "’"}
+_STRAIGHT = {'"', "''", "``"}
+_MIN_QUOTE_TOKENS = 4  # shorter quoted bits without a speech verb are scare quotes
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds the positions of a sentence, and how the pipeline found them."""
+
+    actor: str
+    side: str
+    method: str  # quote | reported | subject | coreference | author
+    words: str = ""  # the words that named the holder ("he", "the Kremlin spokesman")
+
+
+@dataclass
+class _Quotes:
+    inside: set[int] = field(default_factory=set)  # doc token indices inside quotation marks
+    starts_inside: bool = False
+    ends_inside: bool = False
+
+
+@dataclass
+class _Found:
+    """A holder found from a verb: the actor and how it was named."""
+
+    actor: str
+    via: str  # name | coref | author
+    words: str
+
+
+def quote_marks(sentences: list[Sentence]) -> list[_Quotes]:
+    """Which tokens of each sentence stand inside quotation marks, carried across sentences."""
+    out: list[_Quotes] = []
+    open_mark: str | None = None
+    paragraph = None
+    for sent in sentences:
+        q = _Quotes()
+        tokens = list(sent.span)
+        if sent.paragraph != paragraph:
+            paragraph = sent.paragraph
+            # A quote runs on into the next paragraph only if that paragraph reopens it.
+            if open_mark and not (
+                tokens and (tokens[0].text in _QUOTE_OPEN or tokens[0].text in _STRAIGHT)
+            ):
+                open_mark = None
+            elif open_mark and tokens:
+                tokens = tokens[1:]
+        q.starts_inside = open_mark is not None
+        for tok in tokens:
+            t = tok.text
+            if t in _STRAIGHT:
+                open_mark = None if open_mark else '"'
+            elif t in _QUOTE_OPEN and not (t == "‘" and open_mark):
+                open_mark = t
+            elif t in _QUOTE_CLOSE and open_mark and (t != "’" or open_mark == "‘"):
+                open_mark = None
+            elif open_mark:
+                q.inside.add(tok.i)
+        q.ends_inside = open_mark is not None
+        out.append(q)
+    return out
+
+
+class _Memory:
+    """What coreference looks back on: recent mentions and recent holders."""
+
+    def __init__(self, actors: ArticleActors):
+        self.actors = actors
+        self.mentions: list[str] = []  # actor ids in order of mention
+        self.holders: list[tuple[int, list[str]]] = []  # (sentence, non-author holder ids)
+
+    def observe(self, mentions: list[Mention]) -> None:
+        self.mentions.extend(m.actor for m in mentions)
+        del self.mentions[:-200]
+
+    def held(self, index: int, holders: list[Holder], minor: set[str] = frozenset()) -> None:
+        ids = [h.actor for h in holders if h.actor != AUTHOR and h.actor not in minor]
+        if ids:
+            self.holders.append((index, ids))
+            del self.holders[:-20]
+
+    def _fits(
+        self, actor: str, kinds: tuple[str, ...], gender: str = "", known: bool = False
+    ) -> bool:
+        info = self.actors.info(actor)
+        if known and actor not in self.actors.index.info:
+            return False  # "they" skips names the recogniser guessed to be organisations
+        return info.kind in kinds and (not gender or not info.gender or info.gender == gender)
+
+    def pronoun(self, word: str, index: int, earlier: list[Mention]) -> str | None:
+        """Actor a subject pronoun refers to: current-sentence mentions before it, then the
+        most recent holders (within three sentences), then the most recent mentions."""
+        if word in {"he", "she"}:
+            kinds, gender = (PERSON,), "m" if word == "he" else "f"
+        else:  # they, it ("It said in a statement")
+            kinds, gender = (GROUP,), ""
+        recent_holders = [a for i, ids in reversed(self.holders) if index - i <= 3 for a in ids]
+        pools = [
+            [m.actor for m in reversed(earlier)],
+            recent_holders,
+            list(reversed(self.mentions)),
+        ]
+        for g in (gender, ""):
+            for n, pool in enumerate(pools):
+                for actor in pool:
+                    if self._fits(
+                        actor, kinds, g, known=word == "it" or (word == "they" and n != 1)
+                    ):
+                        return actor
+            if not gender:
+                break
+        if word == "they" and recent_holders:
+            return recent_holders[0]
+        return None
+
+    def spokesbody(self, index: int) -> str | None:
+        """ "the official", "the source": the last group that held a position (≤ 3 sentences)."""
+        for i, ids in reversed(self.holders):
+            if index - i > 3:
+                break
+            for actor in ids:
+                if self.actors.info(actor).kind == GROUP:
+                    return actor
+        return None
+
+    def title(
+        self, head: str, modifiers: list[str], earlier: list[Mention], sides: set[str] | None = None
+    ) -> str | None:
+        """Actor "the president" / "the foreign minister" refers to: the last one whose role
+        or aliases contain the title (and who is on one of ``sides``, if given)."""
+        keys = TITLE_NOUNS.get(head)
+        if keys is None:
+            return None
+        for actor in [m.actor for m in reversed(earlier)] + list(reversed(self.mentions)):
+            info = self.actors.info(actor)
+            if info.kind != PERSON or not info.titles or (sides and info.side not in sides):
+                continue
+            if any(k in info.titles for k in keys) and all(m in info.titles for m in modifiers):
+                return actor
+        return None
+
+
+class _SentenceParse:
+    """Verb-level holders of one sentence (everything but quotation speakers)."""
+
+    def __init__(self, sent: Sentence, mentions: list[Mention], quotes: _Quotes, memory: _Memory):
+        self.sent, self.mentions, self.quotes, self.memory = sent, mentions, quotes, memory
+        self.by_token = {i: m for m in mentions for i in range(m.start, m.end)}
+        self.speech: list[_Found] = []  # subjects of verbs of saying (quote speakers)
+        self.holders: list[Holder] = []
+        self.has_speech_verb = False
+        self.speech_of: dict[int, list[_Found]] = {}  # verb token -> its holders
+        self.minor: set[str] = set()  # holders named only in relative clauses
+        self._parse()
+
+    # -- verbs ------------------------------------------------------------------------
+    def _parse(self) -> None:
+        span = self.sent.span
+        resolved: dict[int, bool] = {}  # verb token index -> gave a holder
+        for tok in sorted(span, key=_depth):
+            if tok.i in self.quotes.inside:
+                continue
+            if tok.lower_ == "according" and any(c.lower_ == "to" for c in tok.children):
+                objs = [
+                    g
+                    for c in tok.children
+                    if c.lower_ == "to"
+                    for g in c.children
+                    if g.dep_ == "pobj"
+                ]
+                found = [f for o in objs for f in self.resolve(o)]
+                self._add(found, "reported", speech=True)
+                self.has_speech_verb = True
+                continue
+            lemma = tok.lemma_.lower()
+            if tok.pos_ not in ("VERB", "AUX") or (
+                lemma not in SPEECH_VERBS and lemma not in POSITION_VERBS
+            ):
+                continue
+            if self._embedded(tok, resolved) or _hypothetical(tok):
+                continue
+            speech = lemma in SPEECH_VERBS
+            self.has_speech_verb |= speech
+            if _obliged(tok):
+                # "Europe should offer guarantees": the writer's demand, not Europe's position.
+                self._add([_Found(AUTHOR, "author", "")], "author")
+                resolved[tok.i] = False
+                continue
+            subjects = _subjects(tok)
+            if not subjects and tok.dep_ in ("conj", "advcl", "xcomp"):
+                if tok.head.i in resolved:
+                    # "... warned X and said Y", "... rejected X, saying Y": the same holder.
+                    resolved[tok.i] = resolved[tok.head.i]
+                    if speech and resolved[tok.i]:
+                        self.speech += [f for f in self.speech_of.get(tok.head.i, [])]
+                    continue
+                # "Officials in Rome have gone further, arguing that ...": the main subject.
+                subjects = _subjects(tok.head, passive=True)
+            if not subjects and tok.dep_ == "acl" and tok.tag_ == "VBD" and tok.head.i == tok.i - 1:
+                # "Trump called the plan ..." misparsed as a noun with a clause.
+                subjects = [tok.head]
+            found = [f for s in subjects for f in self.resolve(s)]
+            if not speech:  # "it" demands and proposes: the plan, not an actor
+                found = [f for f in found if f.words.lower() != "it"]
+            if not found and speech:
+                found = self._place_of(tok, subjects)
+            resolved[tok.i] = bool(found)
+            self.speech_of[tok.i] = found
+            # A relative clause ("the truce Putin declared") names a holder, but neither the
+            # speaker of the sentence's quotes nor whom the next "he" refers to.
+            minor = _in_relative_clause(tok)
+            self._add(found, "reported" if speech else "subject", speech=speech and not minor)
+            if minor:
+                self.minor.update(f.actor for f in found)
+        self._main_clause(span, resolved)
+
+    def _main_clause(self, span, resolved: dict[int, bool]) -> None:
+        """Subject of the main verb(s) when it is a known actor: "Moscow wants all of Donbas"."""
+        root = span.root
+        for verb in [root, *root.conjuncts]:
+            if (
+                verb.i in resolved
+                or verb.i in self.quotes.inside
+                or verb.pos_ not in ("VERB", "AUX")
+            ):
+                continue
+            subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
+            if not subjects:
+                continue
+            if _obliged(verb):
+                # "Europe must send troops": the writer's demand, not Europe's position.
+                self._add([_Found(AUTHOR, "author", "")], "author")
+                continue
+            # Only named actors here: "he does not get a veto" in an op-ed is the writer's
+            # judgement about him, not his position.
+            found = [
+                f
+                for s in subjects
+                for f in self.resolve(s, possessive_only=s.lemma_.lower() not in OFFICIAL_NOUNS)
+            ]
+            found = [
+                f
+                for f in found
+                if f.via != "coref"
+                and (f.actor == AUTHOR or self.memory.actors.info(f.actor).kind != PLACE)
+            ]
+            self._add(found or self._place_of(verb, subjects), "subject")
+
+    def _place_of(self, verb, subjects) -> list[_Found]:
+        """ "In Kyiv, officials said ...": the place the officials speak for."""
+        if not any(s.lemma_.lower() in OFFICIAL_NOUNS for s in subjects):
+            return []
+        for prep in verb.children:
+            if prep.dep_ == "prep" and prep.lower_ in {"in", "from"}:
+                for obj in prep.children:
+                    m = self.by_token.get(obj.i)
+                    if m is not None and m.known:
+                        return [_Found(m.actor, "name", m.text)]
+        return []
+
+    def _embedded(self, tok, resolved: dict[int, bool]) -> bool:
+        """Inside the complement of a verb of saying that already has a holder (a clause
+        joined by "and" with its own named subject is not: "Moscow says ..., and
+        Zakharova called ...")."""
+        if tok.dep_ in ("conj", "advcl") and any(
+            c.dep_ == "nsubj" and c.i in self.by_token for c in tok.children
+        ):
+            return False
+        cur = tok
+        while cur.head.i != cur.i and cur.head in self.sent.span:
+            if cur.dep_ in ("ccomp", "xcomp", "parataxis") and resolved.get(cur.head.i):
+                return True
+            cur = cur.head
+        return False
+
+    def _add(self, found: list[_Found], method: str, speech: bool = False) -> None:
+        for f in found:
+            how = "author" if f.via == "author" else "coreference" if f.via == "coref" else method
+            self.holders.append(Holder(f.actor, self.memory.actors.side_of(f.actor), how, f.words))
+            if speech:
+                self.speech.append(f)
+
+    # -- subjects ---------------------------------------------------------------------
+    def resolve(self, token, possessive_only: bool = False) -> list[_Found]:
+        """Actors a subject (with its conjuncts) names."""
+        found: list[_Found] = []
+        for tok in [token, *token.conjuncts]:
+            if tok.i in self.quotes.inside:
+                continue
+            f = self._resolve_one(tok, possessive_only)
+            found.extend(x for x in f if x.actor not in {y.actor for y in found})
+        return found
+
+    def _resolve_one(self, tok, possessive_only: bool) -> list[_Found]:
+        mention = self.by_token.get(tok.i)
+        if mention is not None:
+            return [_Found(mention.actor, "name", mention.text)]
+        word = tok.lower_
+        earlier = [m for m in self.mentions if m.end <= tok.i and m.start not in self.quotes.inside]
+        if word in {"he", "she", "they", "it"}:
+            actor = self.memory.pronoun(word, self.sent.index, earlier)
+            return [_Found(actor, "coref", tok.text)] if actor else []
+        if word in {"we", "i"}:
+            return [_Found(AUTHOR, "author", tok.text)]
+        if tok.pos_ == "PRON" and word not in {
+            "some",
+            "many",
+            "most",
+            "those",
+            "others",
+            "all",
+            "both",
+        }:
+            return []
+        for child in tok.children:
+            m = self.by_token.get(child.i)
+            if child.dep_ == "appos" and m is not None and m.kind == PERSON:
+                return [_Found(m.actor, "name", m.text)]
+        inner = self._inner_mentions(tok, possessive_only)
+        if tok.pos_ in ("NOUN", "PROPN") and any(
+            c.dep_ == "det" and c.lower_ in {"the", "this", "that"} for c in tok.children
+        ):
+            # "the president", "the Russian leader", "the US envoy": a title refers back to
+            # the last fitting person (of the named side, if a country is named).
+            inner_sides = {self.memory.actors.side_of(m.actor) for m in inner if m.kind != PERSON}
+            modifiers = [
+                c.lower_
+                for c in tok.children
+                if c.dep_ in ("amod", "compound") and c.i not in self.by_token
+            ]
+            actor = self.memory.title(tok.lemma_.lower(), modifiers, earlier, inner_sides)
+            if not actor and not inner and tok.lemma_.lower() in {"official", "source", "diplomat"}:
+                actor = self.memory.spokesbody(self.sent.index)
+            if actor and not any(m.kind == PERSON for m in inner):
+                words = " ".join(t.text for t in tok.subtree if t.i <= tok.i)
+                return [_Found(actor, "coref", words)]
+        # Actors named inside the subject: "Putin's spokesman", "a senior US official",
+        # "some in Washington".
+        return [_Found(m.actor, "name", m.text) for m in inner]
+
+    def _inner_mentions(self, tok, possessive_only: bool) -> list[Mention]:
+        allowed = (
+            {"poss"}
+            if possessive_only
+            else {"poss", "compound", "amod", "nmod", "prep", "pobj", "npadvmod"}
+        )
+        out, seen = [], set()
+        stack = [c for c in tok.children if c.dep_ in allowed]
+        while stack:
+            t = stack.pop()
+            m = self.by_token.get(t.i)
+            if m is not None and m.actor not in seen:
+                seen.add(m.actor)
+                out.append(m)
+            stack.extend(c for c in t.children if c.dep_ in allowed | {"pobj", "conj"})
+        return sorted(out, key=lambda m: m.start)
+
+
+def attribute(
+    sentences: list[Sentence], mentions: list[list[Mention]], actors: ArticleActors
+) -> list[list[Holder]]:
+    """Holders of every sentence of one article (never empty: at least ``author``)."""
+    quotes = quote_marks(sentences)
+    memory = _Memory(actors)
+    author = Holder(AUTHOR, actors.side_of(AUTHOR), "author")
+    out: list[list[Holder]] = [[] for _ in sentences]
+    i, n = 0, len(sentences)
+    while i < n:
+        j = i
+        while j + 1 < n and quotes[j].ends_inside and quotes[j + 1].starts_inside:
+            j += 1
+        parses = []
+        previous = memory.holders[-1] if memory.holders else None
+        for k in range(i, j + 1):
+            parses.append(_SentenceParse(sentences[k], mentions[k], quotes[k], memory))
+            memory.observe([m for m in mentions[k] if m.start not in quotes[k].inside])
+        quoted = [_is_quotation(p) for p in parses]
+        speaker: list[_Found] = []
+        if any(quoted):
+            # The quote's owner: a speaker in the run, else the run's own subject ("Moscow
+            # rejected what it called 'a trap'"), else — for a quote that opens the
+            # sentence — the holder just before it or the last person named.
+            speaker = next((p.speech for p in parses if p.speech), [])
+            if not speaker:
+                speaker = next(
+                    (
+                        [_Found(h.actor, "name", h.words) for h in p.holders if h.actor != AUTHOR]
+                        for p in parses
+                        if any(h.actor != AUTHOR for h in p.holders)
+                    ),
+                    [],
+                )
+            if not speaker and _opens_with_quote(parses[0]):
+                if previous and i - previous[0] <= 1:
+                    # '... Zelensky was defiant. "We will never ..."': the last holder speaks on.
+                    speaker = [_Found(a, "name", "") for a in previous[1]]
+                else:
+                    last = memory.pronoun("he", i, [])
+                    speaker = [_Found(last, "coref", "")] if last else []
+        for k, parse in zip(range(i, j + 1), parses, strict=True):
+            holders: list[Holder] = []
+            if quoted[k - i] or (
+                any(quoted) and (quotes[k].starts_inside or quotes[k].ends_inside)
+            ):
+                holders += [
+                    Holder(
+                        f.actor,
+                        actors.side_of(f.actor),
+                        "author" if f.actor == AUTHOR else "quote",
+                        f.words,
+                    )
+                    for f in speaker
+                ]
+            holders += parse.holders
+            if not holders:
+                holders = [author]
+            out[k] = _unique(holders)
+            memory.held(k, out[k], parse.minor)
+        i = j + 1
+    return out
+
+
+def _opens_with_quote(parse: _SentenceParse) -> bool:
+    first = parse.sent.span[0]
+    return parse.quotes.starts_inside or first.text in _QUOTE_OPEN or first.text in _STRAIGHT
+
+
+def _is_quotation(parse: _SentenceParse) -> bool:
+    q = parse.quotes
+    if q.starts_inside or q.ends_inside:
+        return True
+    return len(q.inside) >= _MIN_QUOTE_TOKENS or (bool(q.inside) and parse.has_speech_verb)
+
+
+def _hypothetical(verb) -> bool:
+    """A clause under "whether"/"if" (or a question): nobody holds what it says."""
+    return any(c.dep_ == "mark" and c.lower_ in {"whether", "if"} for c in verb.children)
+
+
+def _in_relative_clause(tok) -> bool:
+    cur = tok
+    for _ in range(50):
+        if cur.dep_ in ("relcl", "acl"):
+            return True
+        if cur.head.i == cur.i:
+            return False
+        cur = cur.head
+    return False
+
+
+def _obliged(verb) -> bool:
+    return any(c.dep_ == "aux" and c.lemma_.lower() in OBLIGATION for c in verb.children)
+
+
+def _subjects(verb, passive: bool = False) -> list:
+    deps = ("nsubj", "nsubjpass") if passive else ("nsubj",)
+    subs = [c for c in verb.children if c.dep_ in deps]
+    for c in verb.children:
+        if c.dep_ == "agent":  # "the plan was rejected by Moscow"
+            subs += [g for g in c.children if g.dep_ == "pobj"]
+    return subs
+
+
+def _depth(tok) -> int:
+    d = 0
+    while tok.head.i != tok.i and d < 50:
+        tok, d = tok.head, d + 1
+    return d
+
+
+def _unique(holders: list[Holder]) -> list[Holder]:
+    seen, out = set(), []
+    for h in holders:
+        if h.actor not in seen:
+            seen.add(h.actor)
+            out.append(h)
+    # The author is a holder only when no one else is.
+    rest = [h for h in out if h.actor != AUTHOR]
+    return rest or out

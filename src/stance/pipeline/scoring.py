@@ -1,0 +1,473 @@
+"""Score articles: who holds which position, with evidence — the library API.
+
+In: article text, :class:`~stance.pipeline.reading.Article` records or paths; a trained
+classifier (default ``models/champion/``, or any folder or MLflow model URI); the actor
+registry. Out: per article an :class:`ArticleResult` with its sentences, their holders,
+the findings and the aggregated actor × topic and side tables; for a corpus a streaming
+:class:`CorpusResult`.
+
+:class:`Scorer` runs the stages on a batch of articles, one method each (batched for
+throughput: one ``nlp.pipe`` call, one ``predict_topics`` call over every sentence and one
+``predict_stance`` call over every (sentence, holder, topic) of the batch):
+
+segment → find actors → attribute holders → detect topics → predict stance → assemble.
+
+A finding is one (sentence, holder, topic ≠ none) with its stance; its ``confidence`` is
+P(topic | sentence) × P(stance | sentence, holder, topic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import LABELS_DIR, MAX_CHARS, STANCES
+from ..errors import StanceError
+from ..labels.registry import ACTORS_FILE, Registry
+from .actors import ActorIndex, ArticleActors, Mention, NewActor
+from .attribution import attribute
+from .findings import (
+    EXTRA_KEYS,
+    FINDING_KEYS,
+    CorpusTally,
+    Finding,
+    Position,
+    actor_table,
+    as_findings,
+    is_findings_file,
+    load_findings,
+    side_table,
+)
+from .reading import Article, InputProblem, read_inputs, read_text
+from .segmentation import Sentence, load_nlp, segment
+
+__all__ = ["FINDING_KEYS", "ArticleResult", "CorpusResult", "Finding", "Scorer", "score_article", "score_corpus"]
+
+
+@dataclass
+class ArticleResult:
+    """Everything found in one article."""
+
+    article: Article
+    sentences: list[Sentence]  # with their holders and topic probabilities
+    findings: list[Finding]
+    positions: list[Position]  # actor × topic
+    sides: list[Position]  # side × topic (``author`` kept apart)
+    new_actors: list[NewActor] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.article.id
+
+    def summary(self) -> dict[str, Any]:
+        """Metadata and aggregated tables: the ``--format json`` article object, less findings."""
+        a = self.article
+        return {
+            "article": a.id,
+            "title": a.title,
+            "date": a.date,
+            "source": a.source,
+            "url": a.url,
+            "sentences": len(self.sentences),
+            "findings": len(self.findings),
+            "positions": [p.to_dict() for p in self.positions],
+            "sides": [p.to_dict() for p in self.sides],
+            "new_actors": [asdict(n) for n in self.new_actors],
+        }
+
+    def findings_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([f.to_dict() for f in self.findings], columns=[*FINDING_KEYS, *EXTRA_KEYS])
+
+    def positions_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([p.to_dict() for p in self.positions], columns=list(Position.__dataclass_fields__))
+
+
+@dataclass
+class _Analysed:
+    """One article between the language stages and the model stages."""
+
+    article: Article
+    sentences: list[Sentence]
+    actors: ArticleActors
+
+
+class Scorer:
+    """A loaded model, spaCy pipeline and actor index, reused for any number of articles."""
+
+    def __init__(
+        self,
+        model=None,
+        registry: Registry | str | Path | None = None,
+        *,
+        min_confidence: float = 0.0,
+        batch_articles: int = 32,
+        batch_chars: int = 150_000,
+        all_entities: bool = False,
+    ):
+        self.model = resolve_model(model)
+        self.registry = resolve_registry(registry)
+        self.min_confidence = float(min_confidence)
+        # False: look for names the registry lacks only where they could hold a position.
+        self.all_entities = all_entities
+        self.batch_articles = batch_articles
+        self.batch_chars = batch_chars
+        self.nlp = load_nlp()
+        self.index = ActorIndex(self.registry, self.nlp)
+
+    @property
+    def topics(self) -> list[str]:
+        return self.model.topic_ids
+
+    # -- streaming ----------------------------------------------------------------------
+    def score(
+        self, articles: Iterable[Article], on_problem: Callable[[InputProblem], None] | None = None
+    ) -> Iterator[ArticleResult]:
+        """Results in input order, a batch at a time.
+
+        An article that breaks its batch is found and reported to ``on_problem`` (then
+        skipped) so one bad article never loses the rest; without ``on_problem`` it raises.
+        """
+        for batch in self.batches(articles):
+            yield from self._score_isolated(batch, on_problem)
+
+    def batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
+        """Articles grouped so that each batch holds enough sentences to keep the model busy."""
+        batch: list[Article] = []
+        size = 0
+        for art in articles:
+            batch.append(art)
+            size += len(art.text)
+            if len(batch) >= self.batch_articles or size >= self.batch_chars:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _score_isolated(self, batch: list[Article], on_problem) -> list[ArticleResult]:
+        try:
+            return self.score_batch(batch)
+        except StanceError:
+            raise
+        except Exception as exc:
+            if on_problem is None:
+                raise
+            first = exc
+        results, failures = [], []
+        for art in batch if len(batch) > 1 else []:
+            try:
+                results += self.score_batch([art])
+            except StanceError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported per article
+                failures.append((art, exc))
+        if len(batch) == 1:
+            failures = [(batch[0], first)]
+        for art, exc in failures:
+            on_problem(InputProblem(art.origin, 0, f"could not be scored ({_describe(exc)})"))
+        if len(batch) > 1 and not results:
+            raise StanceError(f"scoring failed for every article: {_describe(failures[0][1])}") from failures[0][1]
+        return results
+
+    # -- the stages ---------------------------------------------------------------------
+    def score_batch(self, batch: list[Article]) -> list[ArticleResult]:
+        """Every stage on a batch of articles."""
+        analysed = self.find_actors(batch, self.segment(batch))
+        self.attribute_holders(analysed)
+        sentences = [(n, s) for n, a in enumerate(analysed) for s in a.sentences]
+        self.detect_topics(sentences)
+        findings = self.predict_stance(analysed, sentences)
+        return [self.assemble(a, fs) for a, fs in zip(analysed, findings, strict=True)]
+
+    def segment(self, batch: list[Article]) -> list[list[Sentence]]:
+        return segment([a.text for a in batch], self.nlp)
+
+    def find_actors(self, batch: list[Article], segmented: list[list[Sentence]]) -> list[_Analysed]:
+        """Registry mentions, then named entities where a holder could be (one NER pass)."""
+        docs = {id(s.span.doc): s.span.doc for sentences in segmented for s in sentences}
+        self.index.recognise(list(docs.values()), everywhere=self.all_entities)
+        return [_Analysed(art, sentences, ArticleActors(self.index)) for art, sentences in zip(batch, segmented)]
+
+    def attribute_holders(self, analysed: list[_Analysed]) -> None:
+        """Fill in ``Sentence.holders``: who holds the positions of each sentence."""
+        for a in analysed:
+            found: dict[int, list[Mention]] = {}
+            mentions = []
+            for s in a.sentences:
+                doc = s.span.doc
+                if id(doc) not in found:
+                    found[id(doc)] = a.actors.find(doc)
+                mentions.append([m for m in found[id(doc)] if s.span.start <= m.start < s.span.end])
+            for s, holders in zip(a.sentences, attribute(a.sentences, mentions, a.actors), strict=True):
+                s.holders = holders
+
+    def detect_topics(self, sentences: list[tuple[int, Sentence]]) -> None:
+        """Fill in ``Sentence.topics`` with one ``predict_topics`` call for the batch."""
+        import numpy as np
+        import pandas as pd
+
+        if not sentences:
+            return
+        frame = pd.DataFrame({"text": [s.text for _, s in sentences], "context": self._contexts(sentences)})
+        probs = np.asarray(self.model.predict_topics(frame), dtype=float)
+        for (_, s), row in zip(sentences, probs, strict=True):
+            s.topics = {t: float(p) for t, p in zip(self.topics, row, strict=True)}
+
+    def predict_stance(self, analysed: list[_Analysed], sentences: list[tuple[int, Sentence]]) -> list[list[Finding]]:
+        """One stance question per (sentence, holder, detected topic); the findings per article."""
+        import numpy as np
+        import pandas as pd
+
+        threshold = float(getattr(self.model, "topic_threshold", 0.5))
+        rows, keys = [], []
+        for (n, s), context in zip(sentences, self._contexts(sentences), strict=True):
+            for topic in (t for t in self.topics if s.topics[t] >= threshold):
+                for h in s.holders:
+                    rows.append({"text": s.text, "context": context, "actor": h.actor, "side": h.side, "topic": topic})
+                    keys.append((n, s, h, topic))
+        probs = (
+            np.asarray(self.model.predict_stance(pd.DataFrame(rows)), dtype=float)
+            if rows
+            else np.zeros((0, len(STANCES)))
+        )
+        findings: list[list[Finding]] = [[] for _ in analysed]
+        for (n, s, h, topic), p in zip(keys, probs, strict=True):
+            best = int(p.argmax())
+            conf = s.topics[topic] * float(p[best])
+            if conf < self.min_confidence:
+                continue
+            art = analysed[n].article
+            findings[n].append(
+                Finding(
+                    article=art.id,
+                    sentence=s.index,
+                    text=s.text,
+                    actor=h.actor,
+                    side=h.side,
+                    topic=topic,
+                    stance=STANCES[best],
+                    confidence=min(conf, 1.0),
+                    attribution=h.method,
+                    start=s.start,
+                    end=s.end,
+                    date=art.date,
+                    paragraph=s.paragraph,
+                    topic_confidence=s.topics[topic],
+                    stance_confidence=float(p[best]),
+                    title=art.title,
+                )
+            )
+        return findings
+
+    def assemble(self, analysed: _Analysed, findings: list[Finding]) -> ArticleResult:
+        for s in analysed.sentences:
+            s.topics = {t: round(p, 4) for t, p in s.topics.items()} or dict.fromkeys(self.topics, 0.0)
+        return ArticleResult(
+            analysed.article,
+            analysed.sentences,
+            findings,
+            actor_table(findings),
+            side_table(findings),
+            list(analysed.actors.new.values()),
+        )
+
+    @staticmethod
+    def _contexts(sentences: list[tuple[int, Sentence]]) -> list[str]:
+        """The previous sentence of the same article ("" for an article's first)."""
+        out, prev = [], (None, "")
+        for n, s in sentences:
+            out.append(prev[1] if prev[0] == n else "")
+            prev = (n, s.text)
+        return out
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"
+
+
+class CorpusResult:
+    """A corpus being scored: iterate for :class:`ArticleResult` records, one per article,
+    in input order. Problems, counts and the corpus tables fill in as iteration goes on;
+    read them afterwards. Iterating a second time yields nothing."""
+
+    def __init__(
+        self,
+        scorer: Scorer,
+        items: Iterable[Article | InputProblem],
+        on_problem: Callable[[InputProblem], None] | None = None,
+    ):
+        self.scorer = scorer
+        self._items = items
+        self._on_problem = on_problem
+        self.problems: list[InputProblem] = []
+        self.tally = CorpusTally()
+        self.n_articles = self.n_sentences = self.n_findings = 0
+        self._used = False
+
+    @property
+    def errors(self) -> list[InputProblem]:
+        """Inputs (or articles) that could not be scored."""
+        return [p for p in self.problems if p.level == "error"]
+
+    def _problem(self, p: InputProblem) -> None:
+        self.problems.append(p)
+        if self._on_problem is not None:
+            self._on_problem(p)
+
+    def _articles(self) -> Iterator[Article]:
+        for item in self._items:
+            if isinstance(item, InputProblem):
+                self._problem(item)
+            else:
+                yield item
+
+    def __iter__(self) -> Iterator[ArticleResult]:
+        if self._used:
+            return
+        self._used = True
+        for r in self.scorer.score(self._articles(), on_problem=self._problem):
+            self.n_articles += 1
+            self.n_sentences += len(r.sentences)
+            self.n_findings += len(r.findings)
+            for f in r.findings:
+                self.tally.add(f)
+            yield r
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and the corpus tables (actors and sides, overall and per date)."""
+        tables = self.tally.summary()
+        return {
+            "articles": self.n_articles,
+            "sentences": self.n_sentences,
+            "findings": self.n_findings,
+            "problems": [str(p) for p in self.problems],
+            **{k: [p.to_dict() for p in v] for k, v in tables.items()},
+        }
+
+
+# -- public API -----------------------------------------------------------------------
+def score_article(
+    text: str | Article,
+    model=None,
+    registry: Registry | str | Path | None = None,
+    min_confidence: float = 0.0,
+    *,
+    id: str = "text",
+    date: str | None = None,
+    title: str = "",
+    max_chars: int = MAX_CHARS,
+) -> ArticleResult:
+    """Score one article given as text (a ``date YYYY-MM-DD`` first line is read) or as an
+    :class:`Article`. ``model``: a :class:`Scorer` (reused as is: build one for many
+    calls), a classifier, a folder or an MLflow URI (None: champion); ``registry``: a
+    :class:`Registry` or labels folder (None: ``labels/``)."""
+    if isinstance(text, Article):
+        article = text
+    else:
+        article, problems = read_text(text, id=id, date=date, title=title, max_chars=max_chars)
+        errors = [p for p in problems if p.level == "error"]
+        if article is None:
+            raise StanceError(str(errors[0]) if errors else f"{id}: nothing to score")
+    scorer = model if isinstance(model, Scorer) else Scorer(model, registry, min_confidence=min_confidence)
+    return scorer.score_batch([article])[0]
+
+
+def score_corpus(
+    paths: Iterable[str | Path] | str | Path,
+    model=None,
+    registry: Registry | str | Path | None = None,
+    min_confidence: float = 0.0,
+    *,
+    date: str | None = None,
+    strict: bool = False,
+    max_chars: int = MAX_CHARS,
+    on_problem: Callable[[InputProblem], None] | None = None,
+) -> CorpusResult:
+    """Score files, folders (recursively), JSONL corpora and ``"-"`` (stdin), streaming.
+
+    The model and registry load now (a bad model raises :class:`StanceError` here);
+    articles are read and scored while you iterate the returned :class:`CorpusResult`.
+    ``model`` may also be a :class:`Scorer`.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    scorer = model if isinstance(model, Scorer) else Scorer(model, registry, min_confidence=min_confidence)
+    items = read_inputs(list(paths), date=date, strict=strict, max_chars=max_chars)
+    return CorpusResult(scorer, items, on_problem)
+
+
+@dataclass
+class Gathered:
+    """Findings collected for a report, and what happened to each input."""
+
+    findings: list[Finding]
+    findings_files: int = 0
+    articles_scored: int = 0
+    problems: list[str] = field(default_factory=list)  # inputs that failed
+
+
+def gather_findings(
+    paths: Iterable[str | Path],
+    model=None,
+    registry: Registry | str | Path | None = None,
+    *,
+    date: str | None = None,
+    min_confidence: float = 0.0,
+    on_problem: Callable[[str], None] | None = None,
+) -> Gathered:
+    """Read findings ``.jsonl`` files as they are and score every other input.
+
+    Articles (files, folders, JSONL corpora, ``"-"``) go through :func:`score_corpus`
+    with ``model`` (None: the champion) and ``registry`` (None: ``labels/``). A failed
+    input is reported to ``on_problem`` and kept in :attr:`Gathered.problems`; the others
+    are still used.
+    """
+    paths = [str(p) for p in paths]
+    out = Gathered([])
+    to_score = []
+    for p in paths:
+        if p != "-" and is_findings_file(p):
+            out.findings += [f for f in load_findings(p) if f.confidence >= min_confidence]
+            out.findings_files += 1
+        else:
+            to_score.append(p)
+    if to_score:
+
+        def problem(pr) -> None:
+            if getattr(pr, "level", "error") == "error":
+                out.problems.append(str(pr))
+            if on_problem is not None:
+                on_problem(str(pr))
+
+        corpus = score_corpus(to_score, model=model, registry=registry, date=date, min_confidence=min_confidence, on_problem=problem)
+        for result in corpus:
+            out.articles_scored += 1
+            out.findings += as_findings(result.findings)
+    return out
+
+
+def resolve_model(model):
+    """A classifier object as is; None, a folder or an MLflow URI through ``load_classifier``."""
+    if model is not None and not isinstance(model, (str, Path)):
+        for attr in ("predict_topics", "predict_stance", "topic_ids"):
+            if not hasattr(model, attr):
+                raise StanceError(f"model object lacks {attr}: pass a StanceClassifier, a folder or a URI")
+        return model
+    from ..tracking import load_classifier
+
+    return load_classifier(model)
+
+
+def resolve_registry(registry: Registry | str | Path | None) -> Registry:
+    if isinstance(registry, Registry):
+        return registry
+    path = Path(registry) if registry is not None else LABELS_DIR
+    if not (path / ACTORS_FILE).exists():
+        raise StanceError(f"{path}: no actors.yaml (the actor registry): pass --labels DIR")
+    return Registry.load(path)

@@ -1,0 +1,170 @@
+"""Split articles into sentences with spaCy.
+
+In: :class:`~stance.reading.Article` records. Out: per article, a list of
+:class:`Sentence` records (index, text, character offsets into ``Article.text``,
+paragraph index) that carry their parsed spaCy span for the actor and attribution stages.
+
+Each paragraph is parsed as its own doc, all paragraphs of a batch of articles through
+one ``nlp.pipe`` call: a sentence never straddles a paragraph, and a huge text is parsed
+in bounded pieces rather than as one doc (spaCy's parser needs memory in proportion).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import SPACY_MODEL
+from ..errors import StanceError
+
+MAX_PARAGRAPH_CHARS = 20_000
+# One-line-per-paragraph text has long lines; hard-wrapped text has short ones.
+_WRAPPED_LINE = 120
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_HAS_WORD = re.compile(r"\w")
+
+_nlp = None
+
+
+@dataclass
+class Sentence:
+    """One sentence of an article; ``start``/``end`` are offsets into ``Article.text``.
+
+    Later stages fill in what they find: ``holders`` (attribution) and ``topics``, the
+    probability of each topic (topic detection).
+    """
+
+    index: int
+    text: str
+    start: int
+    end: int
+    paragraph: int
+    span: Any = field(default=None, repr=False, compare=False)  # spaCy Span (tokens, parse, entities)
+    holders: list = field(default_factory=list)  # list[attribution.Holder]
+    topics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def doc_offset(self) -> int:
+        """Article offset of the paragraph doc the span belongs to."""
+        return self.start - self.span.start_char if self.span is not None else 0
+
+
+def load_nlp():
+    """The spaCy pipeline, loaded once per process (tagger, parser, lemmatizer, NER)."""
+    global _nlp
+    if _nlp is None:
+        import spacy
+
+        try:
+            # senter is redundant with the parser, which also gives the sentence bounds.
+            nlp = spacy.load(SPACY_MODEL, exclude=["senter"])
+        except OSError as exc:
+            raise StanceError(
+                f"spaCy model {SPACY_MODEL!r} is not installed: run `make install` "
+                "or set STANCE_SPACY_MODEL to an installed English model"
+            ) from exc
+        # "wrote on X." ends a sentence in news (X the platform); spaCy reads "X." as an initial.
+        nlp.tokenizer.add_special_case("X.", [{"ORTH": "X"}, {"ORTH": "."}])
+        _nlp = nlp
+    return _nlp
+
+
+def paragraphs(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> list[tuple[int, str]]:
+    """(start offset, text) of each paragraph, whitespace-trimmed, long ones cut in pieces.
+
+    Paragraphs are separated by blank lines; inside a block, hard-wrapped lines are joined
+    with spaces (same length, so offsets hold), while long lines are paragraphs of their own.
+    Pieces of one over-long paragraph keep its index in :func:`paragraph_pieces`.
+    """
+    return [(s, t) for s, t, _ in paragraph_pieces(text, max_chars)]
+
+
+def paragraph_pieces(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> list[tuple[int, str, int]]:
+    out: list[tuple[int, str, int]] = []
+    pos, para = 0, 0
+    for m in [*_BLANK_LINE.finditer(text), None]:
+        end = m.start() if m else len(text)
+        block = text[pos:end]
+        lines = block.split("\n")
+        if len(lines) > 1 and max(len(ln) for ln in lines) > _WRAPPED_LINE:
+            parts, off = [], pos
+            for ln in lines:
+                parts.append((off, ln))
+                off += len(ln) + 1
+        else:
+            parts = [(pos, block.replace("\r", " ").replace("\n", " "))]
+        for start, chunk in parts:
+            stripped = chunk.strip()
+            if not _HAS_WORD.search(stripped):
+                continue
+            start += len(chunk) - len(chunk.lstrip())
+            for piece_start, piece in _cut(stripped, max_chars):
+                out.append((start + piece_start, piece, para))
+            para += 1
+        pos = m.end() if m else len(text)
+    return out
+
+
+def _cut(text: str, max_chars: int) -> list[tuple[int, str]]:
+    """Pieces of at most ``max_chars``, cut after a sentence end or at a space if possible."""
+    pieces, pos = [], 0
+    while len(text) - pos > max_chars:
+        window = text[pos : pos + max_chars]
+        cut = max(window.rfind(". "), window.rfind("? "), window.rfind("! "))
+        cut = cut + 1 if cut > max_chars // 2 else window.rfind(" ")
+        cut = cut if cut > max_chars // 2 else max_chars
+        pieces.append((pos, text[pos : pos + cut]))
+        pos += cut
+        while pos < len(text) and text[pos] == " ":
+            pos += 1
+    if pos < len(text):
+        pieces.append((pos, text[pos:]))
+    return pieces
+
+
+def segment(
+    texts: Sequence[str], nlp=None, batch_size: int = 128, entities: bool = False
+) -> list[list[Sentence]]:
+    """Sentences of each text, in order; one ``nlp.pipe`` call for all their paragraphs.
+
+    ``entities=False`` leaves out the entity recogniser, the costliest component; the
+    actor stage runs it on the paragraphs that need it (:meth:`ActorIndex.recognise`).
+    """
+    nlp = nlp or load_nlp()
+    jobs, pieces = [], []
+    for i, text in enumerate(texts):
+        for start, piece, para in paragraph_pieces(text):
+            jobs.append((i, start, para))
+            pieces.append(piece)
+    result: list[list[Sentence]] = [[] for _ in texts]
+    docs = nlp.pipe(pieces, batch_size=batch_size, disable=[] if entities else ["ner"])
+    for (i, start, para), doc in zip(jobs, docs, strict=True):
+        sentences = result[i]
+        for span in doc.sents:
+            sent = _trim(span)
+            if sent is None or not _HAS_WORD.search(sent.text):
+                continue
+            sentences.append(
+                Sentence(
+                    index=len(sentences),
+                    text=sent.text,
+                    start=start + sent.start_char,
+                    end=start + sent.end_char,
+                    paragraph=para,
+                    span=sent,
+                )
+            )
+    return result
+
+
+def _trim(span):
+    """The span without leading/trailing whitespace tokens (None if nothing is left)."""
+    start, end = span.start, span.end
+    doc = span.doc
+    while start < end and doc[start].is_space:
+        start += 1
+    while end > start and doc[end - 1].is_space:
+        end -= 1
+    return doc[start:end] if end > start else None

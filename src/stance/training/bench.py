@@ -1,0 +1,247 @@
+"""Scoring throughput, memory and start-up time (``make bench``).
+
+In: a model (folder or MLflow URI; None = champion), articles to score (paths, or a corpus
+generated from ``examples/``) and their number. Out: a flat dict of figures — articles/s
+and sentences/s end to end (reading excluded for generated corpora, model loading
+excluded), peak resident memory, and the time ``stance --help`` takes in a fresh process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..config import EXAMPLES_DIR
+
+
+def example_articles(n_articles: int, folder: Path | None = None) -> Iterator:
+    """``n_articles`` articles cycled from the example files, each with its own id."""
+    from ..pipeline.reading import Article, read_inputs
+
+    folder = folder or EXAMPLES_DIR
+    pool = [a for a in read_inputs([str(folder)]) if isinstance(a, Article)]
+    if not pool:
+        from ..errors import StanceError
+
+        raise StanceError(f"{folder}: no example articles to benchmark with")
+    for i in range(n_articles):
+        a = pool[i % len(pool)]
+        yield Article(id=f"bench-{i:05d}", text=a.text, title=a.title, date=a.date, source=a.source)
+
+
+class _PeakRss:
+    """Samples this process's resident memory in a thread; ``peak`` in bytes."""
+
+    def __init__(self, every: float = 0.05):
+        import psutil
+
+        self.proc = psutil.Process()
+        self.every = every
+        self.peak = self.proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def bench_scoring(
+    model_uri=None,
+    paths: list[str | Path] | None = None,
+    n_articles: int = 200,
+    labels_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Score ``paths`` (or ``n_articles`` generated articles) and time it.
+
+    ``model_uri`` may also be a loaded classifier. The first batch is scored once before
+    timing so that lazy initialisation (spaCy vectors, model warm-up) is not counted.
+    """
+    from ..pipeline.scoring import Scorer, score_corpus
+
+    t0 = time.perf_counter()
+    scorer = Scorer(model_uri, labels_dir)
+    load_s = time.perf_counter() - t0
+    scorer.score_batch(list(example_articles(2)))  # warm-up
+
+    with _PeakRss() as rss:
+        start = time.perf_counter()
+        n_art = n_sent = n_find = 0
+        if paths:
+            corpus = score_corpus(paths, model=scorer.model, registry=scorer.registry)
+            results = iter(corpus)
+        else:
+            results = scorer.score(example_articles(n_articles))
+        for r in results:
+            n_art += 1
+            n_sent += len(r.sentences)
+            n_find += len(r.findings)
+        seconds = time.perf_counter() - start
+    model = scorer.model
+    return {
+        "model": str(model_uri)
+        if model_uri is None or isinstance(model_uri, (str, Path))
+        else type(model_uri).__name__,
+        "family": getattr(model, "family", ""),
+        "articles": n_art,
+        "sentences": n_sent,
+        "findings": n_find,
+        "seconds": round(seconds, 3),
+        "articles_per_s": round(n_art / seconds, 2) if seconds else 0.0,
+        "sentences_per_s": round(n_sent / seconds, 1) if seconds else 0.0,
+        "load_seconds": round(load_s, 3),
+        "peak_rss_mb": round(rss.peak / 2**20, 1),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def startup_seconds(repeats: int = 3) -> float:
+    """Median wall time of ``stance --help`` in a fresh process (the console script when
+    it is installed beside this Python, else ``python -m stance.cli``)."""
+    script = Path(sys.executable).with_name("stance")
+    cmd = (
+        [str(script), "--help"]
+        if script.exists()
+        else [sys.executable, "-m", "stance.cli", "--help"]
+    )
+    if not script.exists() and shutil.which("stance") is None:
+        cmd = [sys.executable, "-m", "stance.cli", "--help"]
+    times = []
+    for _ in range(max(1, repeats)):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t)
+    return round(statistics.median(times), 3)
+
+
+def run_benchmarks(labels_dir: str | Path | None = None, configs: list[str | Path] | None = None,
+                   n_articles: int = 200, out_dir: str | Path | None = None,
+                   readme: str | Path | None = None) -> dict[str, Any]:
+    """``make bench``: train every family, score a corpus with each, evaluate end to end.
+
+    Training goes to the ``stance-bench`` experiment of the project store, so the figures
+    can be traced to runs. Writes ``results.json`` and ``RESULTS.md`` under ``out_dir`` and,
+    when ``readme`` is given, replaces the README's block between the BENCH markers.
+    """
+    import json
+    import platform
+    import tempfile
+
+    from ..config import LABELS_DIR, RESULTS_DIR
+    from .evaluate import evaluate_pipeline
+    from .train import train
+
+    labels_dir = Path(labels_dir or LABELS_DIR)
+    out_dir = Path(out_dir or RESULTS_DIR)
+    keep = Path(tempfile.mkdtemp(prefix="stance-bench-"))
+    with _PeakRss() as rss:
+        t0 = time.perf_counter()
+        result = train(labels_dir, configs=configs, experiment="stance-bench", register=False,
+                       export_dir=None, keep_dir=keep)
+        total = time.perf_counter() - t0
+    families = []
+    for r in result.results:
+        m = r.metrics
+        scoring = bench_scoring(r.classifier_dir, n_articles=n_articles, labels_dir=labels_dir)
+        pipeline = evaluate_pipeline(labels_dir, model=str(r.classifier_dir), split="test")
+        families.append({
+            "name": r.name, "family": r.family, "run_id": r.run_id,
+            "train_seconds": round(m["train_seconds"], 1),
+            **{k: round(m[k], 4) for k in sorted(m) if k.startswith(("dev_", "test_")) and not k.endswith("n_items")},
+            "scoring": scoring,
+            "pipeline_test": {k: round(v, 4) for k, v in pipeline.metrics().items()},
+        })
+    champion = result.champion.name if result.champion else None
+    results = {
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "python": platform.python_version(),
+        "train_all_seconds": round(total, 1), "train_peak_rss_mb": round(rss.peak / 2**20, 1),
+        "champion_on_dev": champion, "startup_seconds": startup_seconds(), "families": families,
+        "parent_run_id": result.parent_run_id,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    table = results_markdown(results)
+    (out_dir / "RESULTS.md").write_text(table, encoding="utf-8")
+    if readme:
+        _replace_block(Path(readme), table)
+    shutil.rmtree(keep, ignore_errors=True)
+    return results
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    """The README's results block: training, test metrics, end-to-end and scoring figures."""
+    fams = results["families"]
+    head = "| | " + " | ".join(f["name"] for f in fams) + " |\n|---|" + "---|" * len(fams) + "\n"
+
+    def row(label: str, get) -> str:
+        return f"| {label} | " + " | ".join(get(f) for f in fams) + " |\n"
+
+    def pct(key: str):
+        return lambda f: f"{f.get(key, float('nan')):.3f}"
+
+    lines = [
+        f"Measured by `make bench` on {results['date']} ({results['machine']}, Python {results['python']}); "
+        f"raw figures in `benchmarks/results.json`, runs in the MLflow experiment `stance-bench` "
+        f"(parent run `{results['parent_run_id']}`).\n\n",
+        head,
+        row("family", lambda f: f["family"]),
+        row("training time (s)", lambda f: f"{f['train_seconds']:.0f}"),
+        row("**test macro-F1** (stance)", pct("test_macro_f1")),
+        row("test F_avg (support, oppose)", pct("test_f_avg")),
+        row("test accuracy", pct("test_accuracy")),
+        row("test F1 support / oppose / neutral",
+            lambda f: f"{f['test_f1_support']:.2f} / {f['test_f1_oppose']:.2f} / {f['test_f1_neutral']:.2f}"),
+        row("test topic detection F1 (micro)", pct("test_topic_f1_micro")),
+        row("dev macro-F1 (model selection)", pct("dev_macro_f1")),
+        row("end-to-end test: article actor × topic F1",
+            lambda f: f"{f['pipeline_test'].get('pipeline_test_article_f1', float('nan')):.3f}"),
+        row("end-to-end test: sentence (actor, topic, stance) F1",
+            lambda f: f"{f['pipeline_test'].get('pipeline_test_sentence_f1', float('nan')):.3f}"),
+        row("end-to-end test: attribution accuracy",
+            lambda f: f"{f['pipeline_test'].get('pipeline_test_attribution_accuracy', float('nan')):.3f}"),
+        row("scoring: sentences/s (end to end)", lambda f: f"{f['scoring']['sentences_per_s']:.0f}"),
+        row("scoring: articles/s", lambda f: f"{f['scoring']['articles_per_s']:.1f}"),
+        row("process peak memory (MB, training included)", lambda f: f"{f['scoring']['peak_rss_mb']:.0f}"),
+        row("model load (s)", lambda f: f"{f['scoring']['load_seconds']:.1f}"),
+        "\n",
+        f"Training all families: {results['train_all_seconds'] / 60:.1f} min, peak memory "
+        f"{results['train_peak_rss_mb']:.0f} MB. Champion on dev: **{results['champion_on_dev']}**. "
+        f"`stance --help` starts in {results['startup_seconds']:.2f} s. Scoring figures: "
+        f"{fams[0]['scoring']['articles']} articles ({fams[0]['scoring']['sentences']} sentences) "
+        "cycled from `examples/`, model loading excluded.\n",
+    ]
+    return "".join(lines)
+
+
+BENCH_START, BENCH_END = "<!-- BENCH:START -->", "<!-- BENCH:END -->"
+
+
+def _replace_block(readme: Path, block: str) -> None:
+    """Swap the text between the BENCH markers of the README (atomically)."""
+    text = readme.read_text(encoding="utf-8")
+    if BENCH_START not in text or BENCH_END not in text:
+        return
+    head, rest = text.split(BENCH_START, 1)
+    _, tail = rest.split(BENCH_END, 1)
+    tmp = readme.with_suffix(".md.tmp")
+    tmp.write_text(f"{head}{BENCH_START}\n{block}{BENCH_END}{tail}", encoding="utf-8")
+    os.replace(tmp, readme)

@@ -1,0 +1,288 @@
+"""Train, evaluate, compare and register the model families; every step tracked in MLflow.
+
+In: a labels directory and family configs (``configs/*.yaml``). Out: one parent MLflow run
+with a child run per family (params, dataset, metrics, figures, misclassified items, the
+model); the best family on dev macro-F1 registered as ``stance-classifier@champion`` and
+exported to ``models/champion``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .. import tracking
+from ..config import CHAMPION_DIR, CONFIGS_DIR, DEFAULT_EXPERIMENT, LABELS_DIR, PROJECT_ROOT, REGISTERED_MODEL
+from ..errors import StanceError, first_error
+from ..labels import LabelSet
+from ..models import family_class
+from ..models.params import validate_params
+from ..tracking import CLASSIFIER_ARTIFACT
+from .evaluate import evaluate_classifier
+
+log = logging.getLogger(__name__)
+FAMILY_ORDER = ("baseline", "embedding", "transformer")
+
+
+class TrainConfig(BaseModel):
+    """One family's configuration file; unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    family: str
+    seed: int = 13
+    params: dict = {}
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read and validate a config file against its family's typed parameters."""
+    path = Path(path)
+    if not path.exists():
+        raise StanceError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        cfg = TrainConfig.model_validate(raw)
+    except yaml.YAMLError as exc:
+        raise StanceError(f"{path}: invalid YAML: {exc}") from exc
+    except ValidationError as exc:
+        raise StanceError(f"{path}: {first_error(exc)}") from exc
+    family_class(cfg.family)  # an unknown family is a one-line error here
+    validate_params(cfg.family, cfg.params, where=str(path))
+    return cfg
+
+
+def default_configs(configs_dir: Path = CONFIGS_DIR) -> list[Path]:
+    """All family configs, baseline first so the cheapest model is tracked first."""
+    paths = sorted(configs_dir.glob("*.yaml"))
+    rank = {f: i for i, f in enumerate(FAMILY_ORDER)}
+    return sorted(paths, key=lambda p: (rank.get(p.stem, len(rank)), p.name))
+
+
+@dataclass
+class FamilyResult:
+    name: str
+    family: str
+    run_id: str
+    metrics: dict[str, float]
+    model_uri: str
+    classifier_dir: Path
+    signature: object = None
+
+
+@dataclass
+class TrainResult:
+    parent_run_id: str
+    results: list[FamilyResult] = field(default_factory=list)
+    champion: FamilyResult | None = None
+    champion_version: str | None = None
+
+    def table(self) -> pd.DataFrame:
+        cols = [
+            "dev_macro_f1",
+            "test_macro_f1",
+            "test_f_avg",
+            "test_accuracy",
+            "test_topic_f1_micro",
+            "train_seconds",
+            "test_sentences_per_second",
+        ]
+        return pd.DataFrame({r.name: {c: r.metrics.get(c) for c in cols} for r in self.results}).T
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _flat_params(cfg: TrainConfig, classifier) -> dict:
+    params = {"name": cfg.name, "family": cfg.family, "seed": cfg.seed}
+    params.update({k: ("null" if v is None else v) for k, v in classifier.params.items()})
+    return params
+
+
+def _signature(classifier_dir: Path, sample: pd.DataFrame):
+    """Input/output schema of the pyfunc model, from a real prediction on a few items."""
+    from mlflow.models import infer_signature
+
+    from ..models.base import StanceClassifier
+    from ..models.pyfunc import predict_frame
+
+    clf = StanceClassifier.load(classifier_dir)
+    example = sample[["text", "context", "actor", "side", "topic"]].head(3).reset_index(drop=True)
+    return infer_signature(example, predict_frame(clf, example))
+
+
+def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path) -> FamilyResult:
+    """Train one family in its own (child) run and log everything a comparison needs."""
+    import mlflow
+
+    from .metrics import best_threshold, confusion_figure
+
+    seed_everything(cfg.seed)
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    classifier = family_class(cfg.family)(topics, {**cfg.params, "seed": cfg.seed})
+    with tracking.run(cfg.name, nested=True, tags={"family": cfg.family, "stance.role": "family"}) as run:
+        mlflow.log_params(_flat_params(cfg, classifier))
+        tracking.log_dataset(labels)
+        t0 = time.perf_counter()
+        classifier.fit(labels.sentences("train"), labels.positions("train"))
+        train_seconds = time.perf_counter() - t0
+        dev_sentences = labels.sentences("dev")
+        if len(dev_sentences):
+            classifier.topic_threshold = best_threshold(
+                dev_sentences[classifier.topic_ids].to_numpy(), classifier.predict_topics(dev_sentences)
+            )
+            classifier.params["topic_threshold"] = classifier.topic_threshold
+        metrics = {"train_seconds": train_seconds, "topic_threshold": classifier.topic_threshold}
+        for split in ("dev", "test"):
+            split_metrics, predictions = evaluate_classifier(classifier, labels, split)
+            metrics.update({f"{split}_{k}": v for k, v in split_metrics.items()})
+            if split == "test":
+                wrong = predictions[predictions["stance"] != predictions["predicted"]]
+                path = workdir / f"misclassified_{cfg.name}.csv"
+                wrong.to_csv(path, index=False)
+                mlflow.log_artifact(str(path), artifact_path="errors")
+                fig = confusion_figure(
+                    list(predictions["stance"]), list(predictions["predicted"]), f"{cfg.name} — test stance"
+                )
+                mlflow.log_figure(fig, "figures/confusion_test.png")
+        mlflow.log_metrics(metrics)
+        # MLflow names an artifact folder after the source folder, so the folder is "classifier".
+        classifier_dir = classifier.save(workdir / cfg.name / CLASSIFIER_ARTIFACT)
+        signature = _signature(classifier_dir, labels.positions("train"))
+        info = tracking.log_model(classifier_dir, signature)
+        mlflow.set_tag("model_uri", info.model_uri)
+        log.info(
+            "%s: dev macro-F1 %.3f, test macro-F1 %.3f, %.0f s",
+            cfg.name,
+            metrics.get("dev_macro_f1", 0),
+            metrics.get("test_macro_f1", 0),
+            train_seconds,
+        )
+        return FamilyResult(cfg.name, cfg.family, run.info.run_id, metrics, info.model_uri, classifier_dir, signature)
+
+
+def train(
+    labels_dir: str | Path = LABELS_DIR,
+    configs: list[str | Path] | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    register: bool = True,
+    export_dir: str | Path | None = CHAMPION_DIR,
+    keep_dir: str | Path | None = None,
+) -> TrainResult:
+    """Train every configured family under one parent run; register and export the champion.
+
+    ``keep_dir`` keeps each family's saved classifier there (benchmarks score with them);
+    otherwise they live in a temporary folder for as long as logging needs them.
+    """
+    import mlflow
+
+    cfgs = [load_config(p) for p in (configs or default_configs())]
+    if not cfgs:
+        raise StanceError(f"no configs found in {CONFIGS_DIR}: pass --config FILE")
+    labels = LabelSet.load(labels_dir)
+    if labels.positions("train").empty or labels.sentences("dev").empty:
+        raise StanceError(f"{labels_dir}: need train and dev items (run `stance labels split`)")
+    tracking.setup(experiment)
+    commit = git_commit()
+    tags = {"stance.role": "parent", "labels_digest": labels.digest}
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    workdir = Path(keep_dir) if keep_dir else Path(tempfile.mkdtemp(prefix="stance-train-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        with tracking.run(f"train-{time.strftime('%Y%m%d-%H%M%S')}", tags=tags) as parent:
+            mlflow.log_params(
+                {
+                    "labels_dir": str(labels_dir),
+                    "labels_digest": labels.digest,
+                    "families": ",".join(c.family for c in cfgs),
+                    "n_items": len(labels.items),
+                }
+            )
+            tracking.log_dataset(labels)
+            result = TrainResult(parent.info.run_id)
+            for cfg in cfgs:
+                result.results.append(train_family(cfg, labels, workdir))
+            table = result.table()
+            mlflow.log_table(table.reset_index(names="model"), "comparison.json")
+            from .metrics import comparison_figure
+
+            mlflow.log_figure(comparison_figure(table), "figures/comparison_test_macro_f1.png")
+            result.champion = max(result.results, key=lambda r: r.metrics.get("dev_macro_f1", 0.0))
+            mlflow.set_tag("champion", result.champion.name)
+            mlflow.log_metric("champion_dev_macro_f1", result.champion.metrics.get("dev_macro_f1", 0.0))
+            if register:
+                result.champion_version = register_champion(result.champion)
+            if export_dir:
+                export_champion(result.champion, Path(export_dir), result.champion_version)
+        return result
+    finally:
+        if not keep_dir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def register_champion(champion: FamilyResult) -> str:
+    """Register the best model and move the ``champion`` alias to it."""
+    return tracking.register_champion(
+        champion.model_uri,
+        tags={"family": champion.family, "run_id": champion.run_id},
+        version_tags={"dev_macro_f1": f"{champion.metrics.get('dev_macro_f1', 0):.4f}"},
+    )
+
+
+def export_champion(champion: FamilyResult, export_dir: Path, version: str | None) -> Path:
+    """Write the champion as an MLflow model folder, replacing the old one only when complete."""
+    import json
+
+    export_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".champion-", dir=export_dir.parent)) / "model"
+    tracking.save_model(staging, champion.classifier_dir, champion.signature)
+    (staging / "champion.json").write_text(
+        json.dumps(
+            {
+                "name": champion.name,
+                "family": champion.family,
+                "run_id": champion.run_id,
+                "registered_model": REGISTERED_MODEL,
+                "version": version,
+                "model_uri": champion.model_uri,
+                "metrics": {k: round(v, 4) for k, v in champion.metrics.items()},
+                "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
+    )
+    old = export_dir.with_name(export_dir.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if export_dir.exists():
+        export_dir.rename(old)
+    staging.rename(export_dir)
+    shutil.rmtree(staging.parent, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    return export_dir
