@@ -37,8 +37,9 @@ ui: $(STAMP) ## start the MLflow UI on 127.0.0.1 against the project's tracking 
 test: $(STAMP) ## run the test suite (tiny models, temporary tracking stores)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP) ## ruff over src/ and tests/
+lint: $(STAMP) ## ruff check and ruff format --check over src/ and tests/
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 bench: $(STAMP) ## measure training time, test metrics, scoring throughput, memory, start-up → benchmarks/results.json
 	$(BIN)/stance bench

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stance.models.base import StanceClassifier
 from stance.config import LABELS_DIR, STANCES
+from stance.models.base import StanceClassifier
 
 # -- scoring pipeline fixtures (issue 4) ------------------------------------------------
 # A tiny labelled corpus in tests/fixtures/tiny_corpus.jsonl (the drafts' document format)
@@ -55,11 +55,7 @@ def documents_to_items(docs: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def tiny_docs() -> list[dict]:
-    return [
-        json.loads(line)
-        for line in TINY_CORPUS.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    return [json.loads(line) for line in TINY_CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +84,8 @@ def registry(tiny_labels):
 @pytest.fixture(scope="session")
 def tiny_model(tiny_labels):
     """A BaselineClassifier trained on the train and dev documents of the tiny corpus."""
-    from stance.models.baseline import BaselineClassifier
     from stance.labels import LabelSet
+    from stance.models.baseline import BaselineClassifier
 
     labels = LabelSet.load(tiny_labels)
     sentences = labels.sentences()
@@ -117,12 +113,8 @@ class KeywordClassifier(StanceClassifier):
         "territory": r"land|territory|cede|donbas|crimea|occupation",
         "security_guarantees": r"guarantee|troops|peacekeep|backstop|reassurance",
     }
-    OPPOSE = re.compile(
-        r"\b(never|not|reject\w*|refus\w*|trap|out of the question|unacceptable)\b", re.I
-    )
-    SUPPORT = re.compile(
-        r"\b(ready|support\w*|calls? for|welcome\w*|back\w*|must|should|offer\w*)\b", re.I
-    )
+    OPPOSE = re.compile(r"\b(never|not|reject\w*|refus\w*|trap|out of the question|unacceptable)\b", re.I)
+    SUPPORT = re.compile(r"\b(ready|support\w*|calls? for|welcome\w*|back\w*|must|should|offer\w*)\b", re.I)
 
     def __init__(self, topics=None, params=None):
         topics = topics or {t: t for t in self.TOPIC_WORDS}
@@ -145,13 +137,7 @@ class KeywordClassifier(StanceClassifier):
         self.calls.append(("stance", len(frame)))
         out = []
         for text in frame["text"]:
-            stance = (
-                "oppose"
-                if self.OPPOSE.search(text)
-                else "support"
-                if self.SUPPORT.search(text)
-                else "neutral"
-            )
+            stance = "oppose" if self.OPPOSE.search(text) else "support" if self.SUPPORT.search(text) else "neutral"
             out.append([0.8 if s == stance else 0.1 for s in STANCES])
         return np.array(out).reshape(len(frame), len(STANCES))
 

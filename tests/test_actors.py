@@ -15,8 +15,7 @@ def test_aliases_spellings_titles_and_metonyms(actor_index, nlp):
     found, _ = _mentions(
         actor_index,
         nlp,
-        "Zelenskyy met the Kremlin spokesman while Moscow and "
-        "Washington traded barbs over the White House plan.",
+        "Zelenskyy met the Kremlin spokesman while Moscow and Washington traded barbs over the White House plan.",
     )
     assert ("zelensky", "Zelenskyy") in found
     assert ("peskov", "the Kremlin spokesman") in found
@@ -25,9 +24,7 @@ def test_aliases_spellings_titles_and_metonyms(actor_index, nlp):
 
 
 def test_possessive_and_longest_match(actor_index, nlp):
-    found, _ = _mentions(
-        actor_index, nlp, "Putin's aides dismissed Ukraine's president and the Kremlin's offer."
-    )
+    found, _ = _mentions(actor_index, nlp, "Putin's aides dismissed Ukraine's president and the Kremlin's offer.")
     assert ("putin", "Putin") in found
     assert ("zelensky", "Ukraine's president") in found  # not "Ukraine" → ukraine
     assert not any(actor == "ukraine" for actor, _ in found)

@@ -19,10 +19,7 @@ def holders(actor_index, nlp):
         actor_index.recognise(docs)
         actors = ArticleActors(actor_index)
         found = {id(d): actors.find(d) for d in docs}
-        mentions = [
-            [m for m in found[id(s.span.doc)] if s.span.start <= m.start < s.span.end]
-            for s in sentences
-        ]
+        mentions = [[m for m in found[id(s.span.doc)] if s.span.start <= m.start < s.span.end] for s in sentences]
         return [[(h.actor, h.method) for h in hs] for hs in attribute(sentences, mentions, actors)]
 
     return run
@@ -49,14 +46,11 @@ def test_quote_opening_after_the_speaker_was_named(holders):
 
 def test_reported_speech_forms(holders):
     assert holders(
-        "Kremlin spokesman Dmitry Peskov told reporters that a European contingent was out "
-        "of the question."
+        "Kremlin spokesman Dmitry Peskov told reporters that a European contingent was out of the question."
     ) == [[("peskov", "reported")]]
     assert holders("A European force would be a target, said Lavrov.") == [[("lavrov", "reported")]]
     assert holders("According to Lavrov, the plan is a good basis.") == [[("lavrov", "reported")]]
-    assert holders("Zelensky wrote on Telegram that Kyiv would not withdraw.") == [
-        [("zelensky", "reported")]
-    ]
+    assert holders("Zelensky wrote on Telegram that Kyiv would not withdraw.") == [[("zelensky", "reported")]]
     assert holders("A senior State Department official said a truce was weeks away.") == [
         [("united_states", "reported")]
     ]
@@ -90,9 +84,9 @@ def test_new_actor_and_title_coreference(holders):
 
 
 def test_subject_of_demanding_and_a_demand_made_of_someone(holders):
-    assert holders(
-        "Moscow insists that Kyiv pull its troops out of Zaporizhzhia before any talks."
-    ) == [[("russia", "reported")]]
+    assert holders("Moscow insists that Kyiv pull its troops out of Zaporizhzhia before any talks.") == [
+        [("russia", "reported")]
+    ]
     assert holders("Trump urged Zelensky to accept the deal.") == [[("trump", "subject")]]
     assert holders("Russia wants all of Donbas.") == [[("russia", "subject")]]
     assert holders("The plan was rejected by Moscow.") == [[("russia", "subject")]]
@@ -100,9 +94,7 @@ def test_subject_of_demanding_and_a_demand_made_of_someone(holders):
 
 def test_embedded_subjects_belong_to_the_speaker(holders):
     assert holders("Peskov said Kyiv had rejected the offer.") == [[("peskov", "reported")]]
-    assert holders("Asked whether Ukraine would accept a truce, Sybiha said no.") == [
-        [("sybiha", "reported")]
-    ]
+    assert holders("Asked whether Ukraine would accept a truce, Sybiha said no.") == [[("sybiha", "reported")]]
 
 
 def test_two_actors_in_one_sentence(holders):
@@ -132,15 +124,11 @@ def test_author_voice(holders):
 
 
 def test_scare_quotes_are_not_a_speaker(holders):
-    assert holders('The Kremlin rejected what it called a "peace plan" from Kyiv.') == [
-        [("russia", "subject")]
-    ]
+    assert holders('The Kremlin rejected what it called a "peace plan" from Kyiv.') == [[("russia", "subject")]]
 
 
 def test_quote_marks_carry_and_ignore_apostrophes(nlp):
-    (sents,) = segment(
-        ["“We won’t leave. Never.” Putin’s aides laughed. ‘It is over,’ she said."], nlp
-    )
+    (sents,) = segment(["“We won’t leave. Never.” Putin’s aides laughed. ‘It is over,’ she said."], nlp)
     q = quote_marks(sents)
     assert [(x.starts_inside, x.ends_inside) for x in q] == [
         (False, True),

@@ -13,9 +13,7 @@ def test_bench_scoring_on_generated_articles(tiny_model_dir, tiny_labels):
 
 
 def test_bench_scoring_on_paths(tiny_model, tiny_labels, examples_dir):
-    result = bench_scoring(
-        tiny_model, paths=[examples_dir / "corpus.jsonl"], labels_dir=tiny_labels
-    )
+    result = bench_scoring(tiny_model, paths=[examples_dir / "corpus.jsonl"], labels_dir=tiny_labels)
     assert result["articles"] == 4 and result["model"] == "BaselineClassifier"
 
 

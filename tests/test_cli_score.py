@@ -33,9 +33,7 @@ def cli(tiny_model_dir, tiny_labels):
             input=input,
         )
         assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-        assert result.exception is None or isinstance(result.exception, SystemExit), (
-            result.exception
-        )
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
         return result
 
     return run
@@ -58,9 +56,7 @@ def test_jsonl_is_the_default_off_a_terminal(cli, examples_dir):
 def test_every_format(cli, examples_dir, tmp_path):
     paths = [examples_dir / "oped.txt", examples_dir / "corpus.jsonl"]
     table = cli("--format", "table", *paths)
-    assert (
-        table.exit_code == 0 and "evidence" in table.stdout and "corpus: 5 articles" in table.stdout
-    )
+    assert table.exit_code == 0 and "evidence" in table.stdout and "corpus: 5 articles" in table.stdout
     rows = list(csv.DictReader(io.StringIO(cli("--format", "csv", *paths).stdout)))
     assert rows and set(FINDING_KEYS) <= set(rows[0])
     doc = json.loads(cli("-f", "json", *paths).stdout)
@@ -78,13 +74,9 @@ def test_out_file_is_written_whole_and_format_follows_the_suffix(cli, examples_d
 
 
 def test_stdin_with_a_date(cli):
-    result = cli(
-        "-", "--date", "2025-04-01", input="Peskov said a ceasefire now would be a trap.\n"
-    )
+    result = cli("-", "--date", "2025-04-01", input="Peskov said a ceasefire now would be a trap.\n")
     assert result.exit_code == 0
-    assert {(f["article"], f["actor"], f["date"]) for f in _lines(result)} == {
-        ("<stdin>", "peskov", "2025-04-01")
-    }
+    assert {(f["article"], f["actor"], f["date"]) for f in _lines(result)} == {("<stdin>", "peskov", "2025-04-01")}
     assert cli("-", "--date", "April", input="x").exit_code == 2
 
 
@@ -146,10 +138,7 @@ def test_malformed_jsonl_line_with_and_without_strict(cli, tmp_path):
 
 def test_big_file_is_cut_and_scored(cli, tmp_path):
     path = tmp_path / "big.txt"
-    para = (
-        "Peskov said a truce now would be a trap, and Zelensky said Kyiv would never cede land. "
-        * 4
-    )
+    para = "Peskov said a truce now would be a trap, and Zelensky said Kyiv would never cede land. " * 4
     with path.open("w", encoding="utf-8") as fh:
         while fh.tell() < 50 * 2**20:
             fh.write((para + "\n\n") * 500)

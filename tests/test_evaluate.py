@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from stance.models.base import StanceClassifier
 from stance.cli import app
 from stance.config import STANCES
 from stance.errors import StanceError
+from stance.labels import LabelSet
+from stance.models.base import StanceClassifier
 from stance.training.evaluate import PRF, align, log_report, rebuild_documents
 from stance.training.evaluate import evaluate_pipeline as evaluate
-from stance.labels import LabelSet
 
 
 class OracleClassifier(StanceClassifier):
@@ -31,10 +31,7 @@ class OracleClassifier(StanceClassifier):
 
     def _topic_probs(self, frame):
         return np.array(
-            [
-                [1.0 if t in self.topics_of.get(x, ()) else 0.0 for t in self.topic_ids]
-                for x in frame["text"]
-            ]
+            [[1.0 if t in self.topics_of.get(x, ()) else 0.0 for t in self.topic_ids] for x in frame["text"]]
         ).reshape(len(frame), len(self.topic_ids))
 
     def _stance_probs(self, frame):
@@ -123,7 +120,5 @@ def test_report_is_logged_to_mlflow(tiny_labels, tiny_model, tmp_path, monkeypat
     import mlflow
 
     run = mlflow.get_run(run_id)
-    assert run.data.metrics["pipeline_test_attribution_accuracy"] == pytest.approx(
-        report.attribution_accuracy
-    )
+    assert run.data.metrics["pipeline_test_attribution_accuracy"] == pytest.approx(report.attribution_accuracy)
     assert run.data.params["split"] == "test" and run.info.status == "FINISHED"

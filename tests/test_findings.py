@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stance.pipeline.findings import CorpusTally, Tally, actor_table, choose_stance, side_table
-from stance.pipeline.findings import Finding
+from stance.pipeline.findings import CorpusTally, Finding, Tally, actor_table, choose_stance, side_table
 
 
 def f(
@@ -72,9 +71,7 @@ def test_side_rollup_keeps_author_apart_and_counts_sentences_once():
     ]
     rows = {(r.actor, r.topic): r for r in side_table(findings)}
     assert set(rows) == {("ukraine", "ceasefire"), ("russia", "ceasefire"), ("author", "ceasefire")}
-    assert (
-        rows["ukraine", "ceasefire"].sentences == 1 and rows["ukraine", "ceasefire"].findings == 2
-    )
+    assert rows["ukraine", "ceasefire"].sentences == 1 and rows["ukraine", "ceasefire"].findings == 2
     assert rows["author", "ceasefire"].side == "author"
 
 
@@ -113,9 +110,7 @@ def test_corpus_tally_over_articles_and_dates():
 
 
 def test_tally_keys_are_free():
-    t = Tally(lambda x: (x.side, x.topic)).update(
-        [f("a", "t", "support", 1.0), f("b", "t", "support", 1.0)]
-    )
+    t = Tally(lambda x: (x.side, x.topic)).update([f("a", "t", "support", 1.0), f("b", "t", "support", 1.0)])
     (row,) = t.rows()
     assert row.actor == "ukraine" and row.to_dict()["confidence"] == 1.0
 

@@ -33,8 +33,9 @@ def venv_kernel(tmp_path_factory):
     spec = root / "kernels" / "python3"
     spec.mkdir(parents=True)
     argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    (spec / "kernel.json").write_text(json.dumps(
-        {"argv": argv, "display_name": "stance tests", "language": "python"}), encoding="utf-8")
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": "stance tests", "language": "python"}), encoding="utf-8"
+    )
     mp = pytest.MonkeyPatch()
     mp.setenv("JUPYTER_PATH", str(root))
     # Figures must render inline (image/png outputs), whatever backend the shell chose.
@@ -46,10 +47,8 @@ def venv_kernel(tmp_path_factory):
 def run_notebook(name: str, cwd: Path, **params) -> nbformat.NotebookNode:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
-        "\n".join(f"{k} = {v!r}" for k, v in params.items())))
-    NotebookClient(nb, timeout=240, kernel_name="python3",
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in params.items())))
+    NotebookClient(nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(cwd)}}).execute()
     return nb
 
 
@@ -84,8 +83,13 @@ def test_01_labels(tmp_path):
     # The custom topics, not the project's: the parameter was used.
     assert "nato_membership" in text and "territory" not in text
     assert "labels_custom: 40 items" in text
-    for case in ("two holders, one sentence", "the author's own voice", "negated position",
-                 "holder not named in the sentence", "topic word, no position"):
+    for case in (
+        "two holders, one sentence",
+        "the author's own voice",
+        "negated position",
+        "holder not named in the sentence",
+        "topic word, no position",
+    ):
         assert case in text, case
     assert len(outputs(nb, "image/png")) >= 3
 
@@ -95,15 +99,16 @@ def trained(tmp_path_factory):
     """A tiny baseline trained into a temporary store and exported, like `make train`."""
     tmp = tmp_path_factory.mktemp("store")
     config = tmp / "tiny-baseline.yaml"
-    config.write_text("name: tiny-nb-baseline\nfamily: baseline\nseed: 3\n"
-                      "params: {max_features: 2000, char_ngrams: [3, 4]}\n", encoding="utf-8")
+    config.write_text(
+        "name: tiny-nb-baseline\nfamily: baseline\nseed: 3\nparams: {max_features: 2000, char_ngrams: [3, 4]}\n",
+        encoding="utf-8",
+    )
     mp = pytest.MonkeyPatch()
     mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
     mp.setattr("stance.tracking.artifact_root", lambda: (tmp / "artifacts").as_uri())
     from stance.training.train import train
 
-    result = train(labels_dir=LABELS, configs=[config], experiment=EXPERIMENT,
-                   export_dir=tmp / "champion")
+    result = train(labels_dir=LABELS, configs=[config], experiment=EXPERIMENT, export_dir=tmp / "champion")
     yield result, tmp
     mp.undo()
 
@@ -111,8 +116,9 @@ def trained(tmp_path_factory):
 def test_02_compare_runs(tmp_path, trained):
     result, store = trained
     family_run = result.results[0].run_id
-    nb = run_notebook("02_compare_runs.ipynb", tmp_path, EXPERIMENT=EXPERIMENT,
-                      TRACKING_URI=f"sqlite:///{store / 'mlflow.db'}")
+    nb = run_notebook(
+        "02_compare_runs.ipynb", tmp_path, EXPERIMENT=EXPERIMENT, TRACKING_URI=f"sqlite:///{store / 'mlflow.db'}"
+    )
     text = text_of(nb)
     assert f"comparing parent {result.parent_run_id}" in text
     assert "tiny-nb-baseline" in text and "dev_macro_f1" in text
@@ -125,13 +131,13 @@ def test_02_compare_runs(tmp_path, trained):
 
 ARTICLES = {
     "a1.txt": "date 2025-03-03\n\nZelensky said on Monday that Ukraine was ready for a full "
-              "ceasefire in the air and at sea. Putin dismissed the truce as a ploy to let Kyiv "
-              "regroup. Trump wrote that both sides should stop the killing now.\n",
+    "ceasefire in the air and at sea. Putin dismissed the truce as a ploy to let Kyiv "
+    "regroup. Trump wrote that both sides should stop the killing now.\n",
     "a2.txt": "date 2025-03-17\n\nZelensky said Ukraine's future was in NATO, whatever Moscow "
-              "claims. Moscow said it would never accept Ukraine in the alliance. Trump said "
-              "Ukraine would never be in NATO.\n",
+    "claims. Moscow said it would never accept Ukraine in the alliance. Trump said "
+    "Ukraine would never be in NATO.\n",
     "a3.txt": "date 2025-04-02\n\nTrump said a ceasefire could be agreed within days. Putin said "
-              "any truce now would only help Kyiv rearm.\n",
+    "any truce now would only help Kyiv rearm.\n",
 }
 
 
@@ -142,8 +148,14 @@ def test_03_positions(tmp_path, trained):
     for name, text in ARTICLES.items():
         (corpus / name).write_text(text, encoding="utf-8")
     html = tmp_path / "positions.html"
-    nb = run_notebook("03_positions.ipynb", tmp_path, INPUTS=[str(corpus)],
-                      MODEL=str(store / "champion"), LABELS_DIR=str(LABELS), REPORT_HTML=str(html))
+    nb = run_notebook(
+        "03_positions.ipynb",
+        tmp_path,
+        INPUTS=[str(corpus)],
+        MODEL=str(store / "champion"),
+        LABELS_DIR=str(LABELS),
+        REPORT_HTML=str(html),
+    )
     figures = outputs(nb, PLOTLY)
     kinds = [fig["data"][0]["type"] for fig in figures]
     assert kinds[:2] == ["heatmap", "bar"]  # actor x topic, then the side roll-up

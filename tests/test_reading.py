@@ -133,22 +133,15 @@ def test_empty_binary_missing_and_non_utf8(tmp_path):
     (tmp_path / "empty.txt").write_text("  \n\n", encoding="utf-8")
     (tmp_path / "nul.txt").write_bytes(b"abc\x00\x01\x02def" * 10)
     (tmp_path / "doc.pdf").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj")
-    (tmp_path / "latin1.txt").write_bytes(
-        "Zelensky said Kyiv would never cede the r\xe9gion.".encode("latin-1")
-    )
-    paths = [tmp_path / n for n in ("empty.txt", "nul.txt", "doc.pdf", "latin1.txt")] + [
-        tmp_path / "nope.txt"
-    ]
+    (tmp_path / "latin1.txt").write_bytes("Zelensky said Kyiv would never cede the r\xe9gion.".encode("latin-1"))
+    paths = [tmp_path / n for n in ("empty.txt", "nul.txt", "doc.pdf", "latin1.txt")] + [tmp_path / "nope.txt"]
     arts, probs = _split(read_inputs(paths))
     by_file = {p.file.rsplit("/", 1)[-1]: p for p in probs}
     assert "empty file" in by_file["empty.txt"].message and by_file["empty.txt"].level == "error"
     assert "binary" in by_file["nul.txt"].message
     assert "binary file (PDF)" in by_file["doc.pdf"].message
     assert "no such file" in by_file["nope.txt"].message
-    assert (
-        by_file["latin1.txt"].level == "warning"
-        and "not valid UTF-8" in by_file["latin1.txt"].message
-    )
+    assert by_file["latin1.txt"].level == "warning" and "not valid UTF-8" in by_file["latin1.txt"].message
     (latin,) = arts
     assert "\ufffd" in latin.text and latin.text.startswith("Zelensky said")
 
@@ -203,8 +196,7 @@ def test_stdin_text_and_jsonl_and_date_fallback():
     (art,), _ = _split(read_inputs(["-"], stdin=io.BytesIO(text), date="2025-05-01"))
     assert art.id == "<stdin>" and art.date == "2025-05-01" and "ceasefire" in art.text
     lines = (
-        b'{"id": "x", "text": "Lavrov rejected a truce.", "date": "2025-01-02"}\n'
-        b'{"text": "Rutte backed guarantees."}\n'
+        b'{"id": "x", "text": "Lavrov rejected a truce.", "date": "2025-01-02"}\n{"text": "Rutte backed guarantees."}\n'
     )
     arts, _ = _split(read_inputs(["-"], stdin=io.BytesIO(lines), date="2025-05-01"))
     # Metadata wins; --date only fills in articles that carry none.
@@ -217,9 +209,7 @@ def test_bad_date_option_and_parse_date():
     with pytest.raises(StanceError, match="not a date"):
         list(read_inputs(["x"], date="03/04/2025"))
     assert parse_date("2025-03-04T10:00:00Z") == "2025-03-04"
-    assert (
-        parse_date("2025-13-01") is None and parse_date(None) is None and parse_date("soon") is None
-    )
+    assert parse_date("2025-13-01") is None and parse_date(None) is None and parse_date("soon") is None
 
 
 def test_read_text_for_the_api():

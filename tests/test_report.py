@@ -27,11 +27,21 @@ from stance.report import (
 LABELS = Path(__file__).resolve().parents[1] / "labels"
 
 
-def finding(article, sentence, text, actor, side, topic, stance, confidence=0.8, date=None,
-            attribution="reported"):
-    return {"article": article, "sentence": sentence, "text": text, "actor": actor, "side": side,
-            "topic": topic, "stance": stance, "confidence": confidence, "attribution": attribution,
-            "start": 10 * sentence, "end": 10 * sentence + len(text), "date": date}
+def finding(article, sentence, text, actor, side, topic, stance, confidence=0.8, date=None, attribution="reported"):
+    return {
+        "article": article,
+        "sentence": sentence,
+        "text": text,
+        "actor": actor,
+        "side": side,
+        "topic": topic,
+        "stance": stance,
+        "confidence": confidence,
+        "attribution": attribution,
+        "start": 10 * sentence,
+        "end": 10 * sentence + len(text),
+        "date": date,
+    }
 
 
 TRUMP_BEFORE = "Trump said a ceasefire must come now, before the summer."
@@ -42,36 +52,154 @@ TRUMP_AFTER = "Trump said there would be no ceasefire until Kyiv accepts his ter
 # day. Not changes: Zelensky's neutral remark between two supports, the author's flip
 # (a different writer per article), and a same-day mix.
 CORPUS = [
-    finding("a1", 0, TRUMP_BEFORE, "trump", "united_states", "ceasefire", "support", 0.9,
-            "2025-03-01"),
-    finding("a1", 1, "Zelensky said Ukraine was ready for a full truce in the air and at sea.",
-            "zelensky", "ukraine", "ceasefire", "support", 0.85, "2025-03-01"),
-    finding("a1", 2, "Moscow said Kyiv must give up the whole of Donetsk.", "russia", "russia",
-            "territory", "support", 0.8, "2025-03-01"),
-    finding("a1", 3, "Zelensky said Ukraine would never recognise the occupation.", "zelensky",
-            "ukraine", "territory", "oppose", 0.95, "2025-03-01"),
-    finding("a1", 4, "The author says guarantees must come first.", "author", "other",
-            "security_guarantees", "support", 0.6, "2025-03-01", "author"),
-    finding("a2", 0, "Zelensky said the truce talks were continuing.", "zelensky", "ukraine",
-            "ceasefire", "neutral", 0.7, "2025-03-20"),
-    finding("a2", 1, "The Kremlin said the borders question was still being discussed.", "russia",
-            "russia", "territory", "neutral", 0.6, "2025-03-20"),
-    finding("a2", 2, "Macron said European troops could guarantee a deal.", "macron", "europe",
-            "security_guarantees", "support", 0.9, "2025-03-20"),
-    finding("a2", 3, "The author says troops in Ukraine would be a mistake.", "author", "other",
-            "security_guarantees", "oppose", 0.6, "2025-03-20", "author"),
-    finding("a3", 0, TRUMP_AFTER, "trump", "united_states", "ceasefire", "oppose", 0.75,
-            "2025-04-10"),
-    finding("a3", 1, "Zelensky again called for a ceasefire.", "zelensky", "ukraine", "ceasefire",
-            "support", 0.8, "2025-04-10"),
-    finding("a3", 2, "Moscow said it would not demand more land.", "russia", "russia", "territory",
-            "oppose", 0.7, "2025-04-10"),
-    finding("a3", 3, "Macron said a force was ready.", "macron", "europe", "security_guarantees",
-            "support", 0.8, "2025-04-10"),
-    finding("a3", 4, "Macron said the force would not deploy without a US backstop.", "macron",
-            "europe", "security_guarantees", "oppose", 0.5, "2025-04-10"),
-    finding("oped", 0, "Peace without guarantees is no peace.", "author", "other",
-            "security_guarantees", "support", 0.9, None, "author"),
+    finding("a1", 0, TRUMP_BEFORE, "trump", "united_states", "ceasefire", "support", 0.9, "2025-03-01"),
+    finding(
+        "a1",
+        1,
+        "Zelensky said Ukraine was ready for a full truce in the air and at sea.",
+        "zelensky",
+        "ukraine",
+        "ceasefire",
+        "support",
+        0.85,
+        "2025-03-01",
+    ),
+    finding(
+        "a1",
+        2,
+        "Moscow said Kyiv must give up the whole of Donetsk.",
+        "russia",
+        "russia",
+        "territory",
+        "support",
+        0.8,
+        "2025-03-01",
+    ),
+    finding(
+        "a1",
+        3,
+        "Zelensky said Ukraine would never recognise the occupation.",
+        "zelensky",
+        "ukraine",
+        "territory",
+        "oppose",
+        0.95,
+        "2025-03-01",
+    ),
+    finding(
+        "a1",
+        4,
+        "The author says guarantees must come first.",
+        "author",
+        "other",
+        "security_guarantees",
+        "support",
+        0.6,
+        "2025-03-01",
+        "author",
+    ),
+    finding(
+        "a2",
+        0,
+        "Zelensky said the truce talks were continuing.",
+        "zelensky",
+        "ukraine",
+        "ceasefire",
+        "neutral",
+        0.7,
+        "2025-03-20",
+    ),
+    finding(
+        "a2",
+        1,
+        "The Kremlin said the borders question was still being discussed.",
+        "russia",
+        "russia",
+        "territory",
+        "neutral",
+        0.6,
+        "2025-03-20",
+    ),
+    finding(
+        "a2",
+        2,
+        "Macron said European troops could guarantee a deal.",
+        "macron",
+        "europe",
+        "security_guarantees",
+        "support",
+        0.9,
+        "2025-03-20",
+    ),
+    finding(
+        "a2",
+        3,
+        "The author says troops in Ukraine would be a mistake.",
+        "author",
+        "other",
+        "security_guarantees",
+        "oppose",
+        0.6,
+        "2025-03-20",
+        "author",
+    ),
+    finding("a3", 0, TRUMP_AFTER, "trump", "united_states", "ceasefire", "oppose", 0.75, "2025-04-10"),
+    finding(
+        "a3",
+        1,
+        "Zelensky again called for a ceasefire.",
+        "zelensky",
+        "ukraine",
+        "ceasefire",
+        "support",
+        0.8,
+        "2025-04-10",
+    ),
+    finding(
+        "a3",
+        2,
+        "Moscow said it would not demand more land.",
+        "russia",
+        "russia",
+        "territory",
+        "oppose",
+        0.7,
+        "2025-04-10",
+    ),
+    finding(
+        "a3",
+        3,
+        "Macron said a force was ready.",
+        "macron",
+        "europe",
+        "security_guarantees",
+        "support",
+        0.8,
+        "2025-04-10",
+    ),
+    finding(
+        "a3",
+        4,
+        "Macron said the force would not deploy without a US backstop.",
+        "macron",
+        "europe",
+        "security_guarantees",
+        "oppose",
+        0.5,
+        "2025-04-10",
+    ),
+    finding(
+        "oped",
+        0,
+        "Peace without guarantees is no peace.",
+        "author",
+        "other",
+        "security_guarantees",
+        "support",
+        0.9,
+        None,
+        "author",
+    ),
 ]
 
 
@@ -103,6 +231,7 @@ def cell(table, **keys) -> dict:
 
 # -- reading ------------------------------------------------------------------------------
 
+
 def test_load_findings_reads_every_record_and_skips_blank_lines(findings_file):
     found = load_findings(findings_file)
     assert len(found) == len(CORPUS)
@@ -113,14 +242,20 @@ def test_load_findings_reads_every_record_and_skips_blank_lines(findings_file):
 def test_bad_findings_lines_are_reported_with_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     good = json.dumps(CORPUS[0])
-    path.write_text("\n".join([
-        good,
-        "{not json",
-        json.dumps({**CORPUS[1], "stance": "maybe"}),
-        json.dumps({k: v for k, v in CORPUS[2].items() if k != "actor"}),
-        json.dumps({**CORPUS[3], "date": "14/02/2025"}),
-        good,
-    ]) + "\n", encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            [
+                good,
+                "{not json",
+                json.dumps({**CORPUS[1], "stance": "maybe"}),
+                json.dumps({k: v for k, v in CORPUS[2].items() if k != "actor"}),
+                json.dumps({**CORPUS[3], "date": "14/02/2025"}),
+                good,
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(FindingsError) as err:
         load_findings(path)
     lines = [(p.line, p.message) for p in err.value.problems]
@@ -173,6 +308,7 @@ def test_as_findings_accepts_records_with_the_finding_fields():
 
 # -- tables -------------------------------------------------------------------------------
 
+
 def test_position_table_counts_and_net_stance(report):
     table = report.positions
     z = cell(table, actor="zelensky", topic="ceasefire")
@@ -215,10 +351,11 @@ def test_timeline_has_one_point_per_actor_topic_and_date(report):
 
 def test_position_changes_find_the_injected_flips_only(report):
     changes = report.changes
-    got = {(c["actor"], c["topic"], c["before_date"], c["after_date"])
-           for c in changes.to_dict("records")}
-    assert got == {("trump", "ceasefire", "2025-03-01", "2025-04-10"),
-                   ("russia", "territory", "2025-03-01", "2025-04-10")}
+    got = {(c["actor"], c["topic"], c["before_date"], c["after_date"]) for c in changes.to_dict("records")}
+    assert got == {
+        ("trump", "ceasefire", "2025-03-01", "2025-04-10"),
+        ("russia", "territory", "2025-03-01", "2025-04-10"),
+    }
     trump = cell(changes, actor="trump")
     assert (trump["before_stance"], trump["after_stance"]) == ("support", "oppose")
     assert trump["before_evidence"] == TRUMP_BEFORE and trump["after_evidence"] == TRUMP_AFTER
@@ -237,6 +374,7 @@ def test_summary(report):
 
 # -- figures and files --------------------------------------------------------------------
 
+
 def test_heatmap_colour_is_net_stance_and_hover_holds_evidence(report):
     fig = report.heatmap_figure()
     heat = fig.data[0]
@@ -254,11 +392,10 @@ def test_html_report_is_self_contained_with_figures_and_changes(tmp_path, report
     page = out.read_text(encoding="utf-8")
     assert out.stat().st_size > 1_000_000  # plotly.js is inline
     assert "<script src=" not in page  # no CDN: works offline
-    for div in ("heatmap", "rollup", "timeline-ceasefire", "timeline-territory",
-                "timeline-security_guarantees"):
+    for div in ("heatmap", "rollup", "timeline-ceasefire", "timeline-territory", "timeline-security_guarantees"):
         assert f'id="{div}"' in page, div
     assert page.count("Plotly.newPlot") == 5
-    changes = page[page.index("id='position-changes'"):page.index("id='positions'")]
+    changes = page[page.index("id='position-changes'") : page.index("id='positions'")]
     assert "Donald Trump" in changes and "2025-04-10" in changes
     assert TRUMP_BEFORE in changes
     assert "Trump said there would be no ceasefire until Kyiv" in changes
@@ -287,8 +424,13 @@ def test_graphml_parses_and_edges_carry_the_counts(tmp_path, report):
 def test_pngs_are_written(tmp_path, report):
     written = report.write_pngs(tmp_path / "figures")
     names = sorted(p.name for p in written)
-    assert names == ["heatmap.png", "side_rollup.png", "timeline_ceasefire.png",
-                     "timeline_security_guarantees.png", "timeline_territory.png"]
+    assert names == [
+        "heatmap.png",
+        "side_rollup.png",
+        "timeline_ceasefire.png",
+        "timeline_security_guarantees.png",
+        "timeline_territory.png",
+    ]
     for p in written:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5_000
 
@@ -315,11 +457,24 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
 
 # -- CLI ----------------------------------------------------------------------------------
 
+
 def test_cli_report_from_findings(tmp_path, findings_file):
     out = tmp_path / "reports" / "report.html"
-    result = CliRunner().invoke(app, [
-        "report", str(findings_file), "--out", str(out), "--png", str(tmp_path / "figs"),
-        "--graphml", str(tmp_path / "g.graphml"), "--labels", str(LABELS)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            str(findings_file),
+            "--out",
+            str(out),
+            "--png",
+            str(tmp_path / "figs"),
+            "--graphml",
+            str(tmp_path / "g.graphml"),
+            "--labels",
+            str(LABELS),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert out.exists() and (tmp_path / "g.graphml").exists()
     assert (tmp_path / "figs" / "heatmap.png").exists()
@@ -338,18 +493,23 @@ def test_cli_bad_findings_line_exits_2_with_file_line(tmp_path, findings_file):
 
 
 def test_cli_missing_labels_dir_exits_2(tmp_path, findings_file):
-    result = CliRunner().invoke(app, ["report", str(findings_file), "--out",
-                                      str(tmp_path / "r.html"), "--labels", str(tmp_path / "x")])
+    result = CliRunner().invoke(
+        app, ["report", str(findings_file), "--out", str(tmp_path / "r.html"), "--labels", str(tmp_path / "x")]
+    )
     assert result.exit_code == 2 and "actors.yaml" in result.output
 
 
 ARTICLES = {
-    "kremlin.txt": ("date 2025-03-04\n\nKremlin spokesman Dmitry Peskov told reporters that a "
-                    "European contingent on Ukrainian soil was out of the question. He added that "
-                    "Moscow would not accept a ceasefire that allowed Kyiv to rearm.\n"),
-    "zelensky.txt": ("date 2025-03-11\n\nUkrainian President Volodymyr Zelensky said his "
-                     "government was ready for a full truce in the air and at sea. \"We will never "
-                     "recognise the occupation of our land,\" Zelensky said.\n"),
+    "kremlin.txt": (
+        "date 2025-03-04\n\nKremlin spokesman Dmitry Peskov told reporters that a "
+        "European contingent on Ukrainian soil was out of the question. He added that "
+        "Moscow would not accept a ceasefire that allowed Kyiv to rearm.\n"
+    ),
+    "zelensky.txt": (
+        "date 2025-03-11\n\nUkrainian President Volodymyr Zelensky said his "
+        'government was ready for a full truce in the air and at sea. "We will never '
+        'recognise the occupation of our land," Zelensky said.\n'
+    ),
 }
 
 
@@ -359,8 +519,18 @@ def test_cli_scores_articles_and_reports_failed_inputs(tmp_path, tiny_model_dir,
     for name, text in ARTICLES.items():
         (corpus / name).write_text(text, encoding="utf-8")
     out = tmp_path / "report.html"
-    args = ["report", str(corpus), "--out", str(out), "--model", str(tiny_model_dir),
-            "--labels", str(tiny_labels), "--graphml", str(tmp_path / "g.graphml")]
+    args = [
+        "report",
+        str(corpus),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_model_dir),
+        "--labels",
+        str(tiny_labels),
+        "--graphml",
+        str(tmp_path / "g.graphml"),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     page = out.read_text(encoding="utf-8")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stance.pipeline import segmentation
 from stance.errors import StanceError
+from stance.pipeline import segmentation
 from stance.pipeline.segmentation import load_nlp, paragraph_pieces, paragraphs, segment
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from stance.config import STANCES
 from stance.errors import StanceError
-from stance.models.transformer import IGNORE, TransformerClassifier, holder_prefix, training_examples
 from stance.labels import LabelSet
+from stance.models.transformer import IGNORE, TransformerClassifier, holder_prefix, training_examples
 
 LABELS = Path(__file__).parent / "fixtures" / "labels_custom"
 TINY = {"epochs": 1, "batch_size": 8, "max_length": 64, "max_train_items": 40, "seed": 7}

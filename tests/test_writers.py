@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from stance.errors import StanceError
 from stance.cli.writers import ProgressReporter, default_format, make_writer
+from stance.errors import StanceError
 from stance.io import atomic_output
 from stance.pipeline.scoring import FINDING_KEYS, score_corpus
 
@@ -50,9 +50,7 @@ def test_jsonl_one_object_per_finding(scored, keyword_model):
 
 def test_csv_findings(scored, keyword_model):
     corpus, results = scored
-    rows = list(
-        csv.DictReader(io.StringIO(_write("csv", corpus, results, keyword_model.topic_ids)))
-    )
+    rows = list(csv.DictReader(io.StringIO(_write("csv", corpus, results, keyword_model.topic_ids))))
     assert len(rows) == 4 and set(FINDING_KEYS) <= set(rows[0])
     assert {r["actor"] for r in rows} == {"peskov", "zelensky", "macron", "lavrov"}
 

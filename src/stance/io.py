@@ -28,9 +28,7 @@ def iter_records(path: Path, model: type[BaseModel], problems: list[Problem]) ->
         yield from parse_records(fh, str(path), model, problems)
 
 
-def parse_records(
-    lines, name: str, model: type[BaseModel], problems: list[Problem]
-) -> Iterator[tuple[int, BaseModel]]:
+def parse_records(lines, name: str, model: type[BaseModel], problems: list[Problem]) -> Iterator[tuple[int, BaseModel]]:
     """:func:`iter_records` over lines already read (``name`` is used in messages)."""
     for line_no, line in enumerate(lines, 1):
         if not line.strip():

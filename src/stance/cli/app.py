@@ -352,8 +352,13 @@ def bench_cmd(
     from ..training.bench import results_markdown, run_benchmarks
 
     quiet_libraries()
-    results = run_benchmarks(labels, configs=config or None, n_articles=articles, out_dir=out or RESULTS_DIR,
-                             readme=PROJECT_ROOT / "README.md" if readme else None)
+    results = run_benchmarks(
+        labels,
+        configs=config or None,
+        n_articles=articles,
+        out_dir=out or RESULTS_DIR,
+        readme=PROJECT_ROOT / "README.md" if readme else None,
+    )
     typer.echo(results_markdown(results))
 
 

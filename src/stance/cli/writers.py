@@ -90,9 +90,7 @@ class JsonWriter(Writer):
 class TableWriter(Writer):
     """Rich tables for people: colour on a terminal, plain text in a file or a pipe."""
 
-    def __init__(
-        self, stream: TextIO, topics: list[str], color: bool | None = None, width: int | None = None
-    ):
+    def __init__(self, stream: TextIO, topics: list[str], color: bool | None = None, width: int | None = None):
         from rich.console import Console
 
         super().__init__(stream, topics)
@@ -116,8 +114,7 @@ class TableWriter(Writer):
         if a.title:
             head.append(f" — {a.title}")
         head.append(
-            f"  ({a.date or 'no date'}; {len(result.sentences)} sentences, "
-            f"{len(result.findings)} findings)",
+            f"  ({a.date or 'no date'}; {len(result.sentences)} sentences, {len(result.findings)} findings)",
             style="dim",
         )
         if self.n:
@@ -158,9 +155,7 @@ class TableWriter(Writer):
         for r in rows:
             cells.setdefault((r.date, r.actor, r.side), {})[r.topic] = r
         for (date, actor, side), by_topic in cells.items():
-            head = (
-                ([date or ""] if by_date else []) + [actor] + ([side] if first == "actor" else [])
-            )
+            head = ([date or ""] if by_date else []) + [actor] + ([side] if first == "actor" else [])
             row = []
             for t in topics:
                 p = by_topic.get(t)
@@ -190,15 +185,9 @@ class TableWriter(Writer):
                 )
             )
             if tables["positions"]:
-                self.console.print(
-                    self.pivot(tables["positions"], "actor", title="actors (all articles)")
-                )
-                self.console.print(
-                    self.pivot(tables["sides"], "side", title="sides (all articles)")
-                )
-                self.console.print(
-                    self.pivot(tables["sides_by_date"], "side", title="sides by date", by_date=True)
-                )
+                self.console.print(self.pivot(tables["positions"], "actor", title="actors (all articles)"))
+                self.console.print(self.pivot(tables["sides"], "side", title="sides (all articles)"))
+                self.console.print(self.pivot(tables["sides_by_date"], "side", title="sides by date", by_date=True))
         super().finish()
 
 
@@ -245,9 +234,7 @@ class ProgressReporter:
             )
             self.progress.start()
             self.task = self.progress.add_task("scoring")
-        self.progress.update(
-            self.task, description=f"scoring: {articles} articles, {sentences} sentences"
-        )
+        self.progress.update(self.task, description=f"scoring: {articles} articles, {sentences} sentences")
 
     def echo(self, line: str) -> None:
         """Print a line on stderr without tearing the progress display."""

@@ -5,7 +5,18 @@ In: a labels directory (``topics.yaml``, ``actors.yaml``, ``positions.jsonl``,
 located problems of ``stance labels check``.
 """
 
-from .corpus import DOCUMENTS_FILE, POSITIONS_FILE, SPLITS, Document, Item, LabelSet, assign_splits, check, resplit, stats
+from .corpus import (
+    DOCUMENTS_FILE,
+    POSITIONS_FILE,
+    SPLITS,
+    Document,
+    Item,
+    LabelSet,
+    assign_splits,
+    check,
+    resplit,
+    stats,
+)
 from .registry import ACTORS_FILE, TOPICS_FILE, Actor, Registry, Topic
 
 __all__ = [

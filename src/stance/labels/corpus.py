@@ -163,7 +163,9 @@ def _parse(labels_dir: Path) -> _Parsed:
             for line, d in parse_records(docs_text.splitlines(), str(docs_path), Document, problems):
                 documents.append(d)
                 if d.doc not in known:
-                    problems.append(Problem(str(docs_path), line, f"document {d.doc!r} has no items in {POSITIONS_FILE}"))
+                    problems.append(
+                        Problem(str(docs_path), line, f"document {d.doc!r} has no items in {POSITIONS_FILE}")
+                    )
     return _Parsed(registry, rows, documents, problems, _digest(texts))
 
 

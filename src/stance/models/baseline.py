@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .params import BaselineParams
 from .base import StanceClassifier, align_classes, text_column
+from .params import BaselineParams
 
 _TOKEN = re.compile(r"[a-z][a-z'-]+")
 

@@ -12,11 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .params import EmbeddingParams
-from .base import StanceClassifier, align_classes, describe_target, text_column
 from ..config import default_base_model
 from ..errors import StanceError
-
+from .base import StanceClassifier, align_classes, describe_target, text_column
+from .params import EmbeddingParams
 
 
 class EmbeddingClassifier(StanceClassifier):

@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .params import TransformerParams
-from .base import StanceClassifier, describe_holder, text_column, topic_name
 from ..config import STANCES, default_base_model
 from ..errors import StanceError
+from .base import StanceClassifier, describe_holder, text_column, topic_name
+from .params import TransformerParams
 
 MODEL_DIR = "model"
 TOPIC_SEPARATOR = " ; "

@@ -118,9 +118,7 @@ def slugify(text: str) -> str:
 def guess_gender(name: str) -> str:
     """A rough guess from the first name, used only to prefer "she" over "he" candidates."""
     first = name.split()[0].lower() if name.split() else ""
-    if first in _FEMALE_NAMES or (
-        first.endswith("a") and first not in _MALE_A_NAMES and len(first) > 2
-    ):
+    if first in _FEMALE_NAMES or (first.endswith("a") and first not in _MALE_A_NAMES and len(first) > 2):
         return "f"
     return "m"
 
@@ -219,18 +217,14 @@ class ActorIndex:
                 continue
             taken.update(range(start, end))
             info = self.info[actor]
-            mentions.append(
-                Mention(actor, info.side, start, end, doc[start:end].text, info.kind, True)
-            )
+            mentions.append(Mention(actor, info.side, start, end, doc[start:end].text, info.kind, True))
         for tok in doc:
             if tok.i in taken or not tok.is_title or tok.tag_ not in ("JJ", "NNP", "NNPS"):
                 continue
             actor = self._demonym(tok.text)
             if actor is not None:
                 info = self.info[actor]
-                mentions.append(
-                    Mention(actor, info.side, tok.i, tok.i + 1, tok.text, info.kind, True)
-                )
+                mentions.append(Mention(actor, info.side, tok.i, tok.i + 1, tok.text, info.kind, True))
         return sorted(mentions, key=lambda m: m.start)
 
     def _demonym(self, word: str) -> str | None:
@@ -307,9 +301,7 @@ class ArticleActors:
         if new is None:
             return ActorInfo(actor_id, self.index.registry.side_of(actor_id), GROUP)
         gender = guess_gender(new.name) if new.kind == PERSON else ""
-        return ActorInfo(
-            new.id, new.side, new.kind, gender, f"{new.role.lower()} | {new.name.lower()}"
-        )
+        return ActorInfo(new.id, new.side, new.kind, gender, f"{new.role.lower()} | {new.name.lower()}")
 
     def side_of(self, actor_id: str) -> str:
         return self.info(actor_id).side
@@ -352,9 +344,7 @@ class ArticleActors:
         start, end = tokens[0].i, tokens[-1].i + 1
         if ent.label_ in ("NORP", "GPE") and len(tokens) == 1:
             actor = (
-                self.index.demonym_actor(name)
-                if ent.label_ == "NORP" or name.endswith(("an", "ish", "ese"))
-                else None
+                self.index.demonym_actor(name) if ent.label_ == "NORP" or name.endswith(("an", "ish", "ese")) else None
             )
             if actor is not None:
                 info = self.index.info[actor]
@@ -382,9 +372,7 @@ class ArticleActors:
         while self._taken(slug, name):
             slug, n = f"{base}_{n}", n + 1
         if slug not in self.new:
-            self.new[slug] = NewActor(
-                slug, name, "other", kind, _apposition(ent) if kind == PERSON else ""
-            )
+            self.new[slug] = NewActor(slug, name, "other", kind, _apposition(ent) if kind == PERSON else "")
         self._by_name[key] = slug
         if kind == PERSON:
             self._by_name.setdefault(words[-1].lower(), slug)

@@ -28,67 +28,27 @@ rejected the plan while Moscow welcomed it", "Macron and Starmer said") are both
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .actors import GROUP, PERSON, PLACE, ArticleActors, Mention
 from ..config import AUTHOR
+from . import cues
+from .actors import GROUP, PERSON, PLACE, ArticleActors, Mention
+from .cues import (
+    MIN_QUOTE_TOKENS,
+    OFFICIAL_NOUNS,
+    POSITION_VERBS,
+    QUOTE_OPEN,
+    SPEECH_VERBS,
+    STRAIGHT,
+    TITLE_NOUNS,
+    Quotes,
+    depth,
+    hypothetical,
+    in_relative_clause,
+    obliged,
+    quote_marks,
+)
 from .segmentation import Sentence
-
-SPEECH_VERBS = frozenset(
-    """
-say tell add write post tweet state claim note stress insist warn argue signal concede
-acknowledge admit deny reiterate repeat announce declare explain comment respond reply
-answer remark suggest maintain assert contend emphasise emphasize underline caution
-predict vow pledge promise believe think accuse complain confirm quip describe call brand
-dismiss retort counter recall hint indicate observe agree disagree talk speak""".split()
-)
-POSITION_VERBS = frozenset(
-    """
-demand reject propose refuse accept welcome oppose support back endorse urge offer want
-seek push press favour favor veto block resist object condemn praise hail embrace rule
-decline approve advocate spurn rebuff insist require prefer plan intend threaten
-guarantee commit lobby champion""".split()
-)
-OBLIGATION = frozenset({"should", "must", "ought", "shall"})
-# Subjects that speak for a country named beside them: "British planners", "officials in Rome".
-OFFICIAL_NOUNS = frozenset(
-    """
-official diplomat source aide planner negotiator leader government minister spokesman
-spokeswoman spokesperson envoy delegation representative lawmaker commander general
-capital""".split()
-)
-TITLE_NOUNS = {
-    "president": ("president",),
-    "minister": ("minister",),
-    "premier": ("prime minister",),
-    "chancellor": ("chancellor",),
-    "spokesman": ("spokes",),
-    "spokeswoman": ("spokes",),
-    "spokesperson": ("spokes",),
-    "envoy": ("envoy",),
-    "secretary": ("secretary",),
-    "leader": ("president", "prime minister", "chancellor", "leader"),
-    "ambassador": ("ambassador",),
-    "negotiator": ("negotiator",),
-    "aide": ("aide",),
-    "adviser": ("advis",),
-    "advisor": ("advis",),
-    "commander": ("commander",),
-    "chief": ("chief", "head"),
-    "analyst": ("analyst", "fellow", "expert", "research"),
-    "professor": ("professor",),
-    "researcher": ("research", "fellow"),
-    "expert": ("expert", "analyst", "fellow"),
-    "diplomat": ("diplomat", "foreign minister", "foreign policy"),
-    "speaker": ("speaker",),
-    "head": ("head",),
-    "pope": ("pope",),
-    "general": ("general", "commander"),
-}
-_QUOTE_OPEN = {"“", "«", "„", "‘"}
-_QUOTE_CLOSE = {"”", "»", "’"}
-_STRAIGHT = {'"', "''", "``"}
-_MIN_QUOTE_TOKENS = 4  # shorter quoted bits without a speech verb are scare quotes
 
 
 @dataclass(frozen=True)
@@ -102,52 +62,12 @@ class Holder:
 
 
 @dataclass
-class _Quotes:
-    inside: set[int] = field(default_factory=set)  # doc token indices inside quotation marks
-    starts_inside: bool = False
-    ends_inside: bool = False
-
-
-@dataclass
 class _Found:
     """A holder found from a verb: the actor and how it was named."""
 
     actor: str
     via: str  # name | coref | author
     words: str
-
-
-def quote_marks(sentences: list[Sentence]) -> list[_Quotes]:
-    """Which tokens of each sentence stand inside quotation marks, carried across sentences."""
-    out: list[_Quotes] = []
-    open_mark: str | None = None
-    paragraph = None
-    for sent in sentences:
-        q = _Quotes()
-        tokens = list(sent.span)
-        if sent.paragraph != paragraph:
-            paragraph = sent.paragraph
-            # A quote runs on into the next paragraph only if that paragraph reopens it.
-            if open_mark and not (
-                tokens and (tokens[0].text in _QUOTE_OPEN or tokens[0].text in _STRAIGHT)
-            ):
-                open_mark = None
-            elif open_mark and tokens:
-                tokens = tokens[1:]
-        q.starts_inside = open_mark is not None
-        for tok in tokens:
-            t = tok.text
-            if t in _STRAIGHT:
-                open_mark = None if open_mark else '"'
-            elif t in _QUOTE_OPEN and not (t == "‘" and open_mark):
-                open_mark = t
-            elif t in _QUOTE_CLOSE and open_mark and (t != "’" or open_mark == "‘"):
-                open_mark = None
-            elif open_mark:
-                q.inside.add(tok.i)
-        q.ends_inside = open_mark is not None
-        out.append(q)
-    return out
 
 
 class _Memory:
@@ -168,9 +88,7 @@ class _Memory:
             self.holders.append((index, ids))
             del self.holders[:-20]
 
-    def _fits(
-        self, actor: str, kinds: tuple[str, ...], gender: str = "", known: bool = False
-    ) -> bool:
+    def _fits(self, actor: str, kinds: tuple[str, ...], gender: str = "", known: bool = False) -> bool:
         info = self.actors.info(actor)
         if known and actor not in self.actors.index.info:
             return False  # "they" skips names the recogniser guessed to be organisations
@@ -192,9 +110,7 @@ class _Memory:
         for g in (gender, ""):
             for n, pool in enumerate(pools):
                 for actor in pool:
-                    if self._fits(
-                        actor, kinds, g, known=word == "it" or (word == "they" and n != 1)
-                    ):
+                    if self._fits(actor, kinds, g, known=word == "it" or (word == "they" and n != 1)):
                         return actor
             if not gender:
                 break
@@ -232,7 +148,7 @@ class _Memory:
 class _SentenceParse:
     """Verb-level holders of one sentence (everything but quotation speakers)."""
 
-    def __init__(self, sent: Sentence, mentions: list[Mention], quotes: _Quotes, memory: _Memory):
+    def __init__(self, sent: Sentence, mentions: list[Mention], quotes: Quotes, memory: _Memory):
         self.sent, self.mentions, self.quotes, self.memory = sent, mentions, quotes, memory
         self.by_token = {i: m for m in mentions for i in range(m.start, m.end)}
         self.speech: list[_Found] = []  # subjects of verbs of saying (quote speakers)
@@ -246,36 +162,28 @@ class _SentenceParse:
     def _parse(self) -> None:
         span = self.sent.span
         resolved: dict[int, bool] = {}  # verb token index -> gave a holder
-        for tok in sorted(span, key=_depth):
+        for tok in sorted(span, key=depth):
             if tok.i in self.quotes.inside:
                 continue
             if tok.lower_ == "according" and any(c.lower_ == "to" for c in tok.children):
-                objs = [
-                    g
-                    for c in tok.children
-                    if c.lower_ == "to"
-                    for g in c.children
-                    if g.dep_ == "pobj"
-                ]
+                objs = [g for c in tok.children if c.lower_ == "to" for g in c.children if g.dep_ == "pobj"]
                 found = [f for o in objs for f in self.resolve(o)]
                 self._add(found, "reported", speech=True)
                 self.has_speech_verb = True
                 continue
             lemma = tok.lemma_.lower()
-            if tok.pos_ not in ("VERB", "AUX") or (
-                lemma not in SPEECH_VERBS and lemma not in POSITION_VERBS
-            ):
+            if tok.pos_ not in ("VERB", "AUX") or (lemma not in SPEECH_VERBS and lemma not in POSITION_VERBS):
                 continue
-            if self._embedded(tok, resolved) or _hypothetical(tok):
+            if self._embedded(tok, resolved) or hypothetical(tok):
                 continue
             speech = lemma in SPEECH_VERBS
             self.has_speech_verb |= speech
-            if _obliged(tok):
+            if obliged(tok):
                 # "Europe should offer guarantees": the writer's demand, not Europe's position.
                 self._add([_Found(AUTHOR, "author", "")], "author")
                 resolved[tok.i] = False
                 continue
-            subjects = _subjects(tok)
+            subjects = cues.subjects(tok)
             if not subjects and tok.dep_ in ("conj", "advcl", "xcomp"):
                 if tok.head.i in resolved:
                     # "... warned X and said Y", "... rejected X, saying Y": the same holder.
@@ -284,7 +192,7 @@ class _SentenceParse:
                         self.speech += [f for f in self.speech_of.get(tok.head.i, [])]
                     continue
                 # "Officials in Rome have gone further, arguing that ...": the main subject.
-                subjects = _subjects(tok.head, passive=True)
+                subjects = cues.subjects(tok.head, passive=True)
             if not subjects and tok.dep_ == "acl" and tok.tag_ == "VBD" and tok.head.i == tok.i - 1:
                 # "Trump called the plan ..." misparsed as a noun with a clause.
                 subjects = [tok.head]
@@ -297,7 +205,7 @@ class _SentenceParse:
             self.speech_of[tok.i] = found
             # A relative clause ("the truce Putin declared") names a holder, but neither the
             # speaker of the sentence's quotes nor whom the next "he" refers to.
-            minor = _in_relative_clause(tok)
+            minor = in_relative_clause(tok)
             self._add(found, "reported" if speech else "subject", speech=speech and not minor)
             if minor:
                 self.minor.update(f.actor for f in found)
@@ -307,31 +215,24 @@ class _SentenceParse:
         """Subject of the main verb(s) when it is a known actor: "Moscow wants all of Donbas"."""
         root = span.root
         for verb in [root, *root.conjuncts]:
-            if (
-                verb.i in resolved
-                or verb.i in self.quotes.inside
-                or verb.pos_ not in ("VERB", "AUX")
-            ):
+            if verb.i in resolved or verb.i in self.quotes.inside or verb.pos_ not in ("VERB", "AUX"):
                 continue
             subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
             if not subjects:
                 continue
-            if _obliged(verb):
+            if obliged(verb):
                 # "Europe must send troops": the writer's demand, not Europe's position.
                 self._add([_Found(AUTHOR, "author", "")], "author")
                 continue
             # Only named actors here: "he does not get a veto" in an op-ed is the writer's
             # judgement about him, not his position.
             found = [
-                f
-                for s in subjects
-                for f in self.resolve(s, possessive_only=s.lemma_.lower() not in OFFICIAL_NOUNS)
+                f for s in subjects for f in self.resolve(s, possessive_only=s.lemma_.lower() not in OFFICIAL_NOUNS)
             ]
             found = [
                 f
                 for f in found
-                if f.via != "coref"
-                and (f.actor == AUTHOR or self.memory.actors.info(f.actor).kind != PLACE)
+                if f.via != "coref" and (f.actor == AUTHOR or self.memory.actors.info(f.actor).kind != PLACE)
             ]
             self._add(found or self._place_of(verb, subjects), "subject")
 
@@ -351,9 +252,7 @@ class _SentenceParse:
         """Inside the complement of a verb of saying that already has a holder (a clause
         joined by "and" with its own named subject is not: "Moscow says ..., and
         Zakharova called ...")."""
-        if tok.dep_ in ("conj", "advcl") and any(
-            c.dep_ == "nsubj" and c.i in self.by_token for c in tok.children
-        ):
+        if tok.dep_ in ("conj", "advcl") and any(c.dep_ == "nsubj" and c.i in self.by_token for c in tok.children):
             return False
         cur = tok
         while cur.head.i != cur.i and cur.head in self.sent.span:
@@ -412,11 +311,7 @@ class _SentenceParse:
             # "the president", "the Russian leader", "the US envoy": a title refers back to
             # the last fitting person (of the named side, if a country is named).
             inner_sides = {self.memory.actors.side_of(m.actor) for m in inner if m.kind != PERSON}
-            modifiers = [
-                c.lower_
-                for c in tok.children
-                if c.dep_ in ("amod", "compound") and c.i not in self.by_token
-            ]
+            modifiers = [c.lower_ for c in tok.children if c.dep_ in ("amod", "compound") and c.i not in self.by_token]
             actor = self.memory.title(tok.lemma_.lower(), modifiers, earlier, inner_sides)
             if not actor and not inner and tok.lemma_.lower() in {"official", "source", "diplomat"}:
                 actor = self.memory.spokesbody(self.sent.index)
@@ -428,11 +323,7 @@ class _SentenceParse:
         return [_Found(m.actor, "name", m.text) for m in inner]
 
     def _inner_mentions(self, tok, possessive_only: bool) -> list[Mention]:
-        allowed = (
-            {"poss"}
-            if possessive_only
-            else {"poss", "compound", "amod", "nmod", "prep", "pobj", "npadvmod"}
-        )
+        allowed = {"poss"} if possessive_only else {"poss", "compound", "amod", "nmod", "prep", "pobj", "npadvmod"}
         out, seen = [], set()
         stack = [c for c in tok.children if c.dep_ in allowed]
         while stack:
@@ -445,9 +336,7 @@ class _SentenceParse:
         return sorted(out, key=lambda m: m.start)
 
 
-def attribute(
-    sentences: list[Sentence], mentions: list[list[Mention]], actors: ArticleActors
-) -> list[list[Holder]]:
+def attribute(sentences: list[Sentence], mentions: list[list[Mention]], actors: ArticleActors) -> list[list[Holder]]:
     """Holders of every sentence of one article (never empty: at least ``author``)."""
     quotes = quote_marks(sentences)
     memory = _Memory(actors)
@@ -488,9 +377,7 @@ def attribute(
                     speaker = [_Found(last, "coref", "")] if last else []
         for k, parse in zip(range(i, j + 1), parses, strict=True):
             holders: list[Holder] = []
-            if quoted[k - i] or (
-                any(quoted) and (quotes[k].starts_inside or quotes[k].ends_inside)
-            ):
+            if quoted[k - i] or (any(quoted) and (quotes[k].starts_inside or quotes[k].ends_inside)):
                 holders += [
                     Holder(
                         f.actor,
@@ -511,50 +398,14 @@ def attribute(
 
 def _opens_with_quote(parse: _SentenceParse) -> bool:
     first = parse.sent.span[0]
-    return parse.quotes.starts_inside or first.text in _QUOTE_OPEN or first.text in _STRAIGHT
+    return parse.quotes.starts_inside or first.text in QUOTE_OPEN or first.text in STRAIGHT
 
 
 def _is_quotation(parse: _SentenceParse) -> bool:
     q = parse.quotes
     if q.starts_inside or q.ends_inside:
         return True
-    return len(q.inside) >= _MIN_QUOTE_TOKENS or (bool(q.inside) and parse.has_speech_verb)
-
-
-def _hypothetical(verb) -> bool:
-    """A clause under "whether"/"if" (or a question): nobody holds what it says."""
-    return any(c.dep_ == "mark" and c.lower_ in {"whether", "if"} for c in verb.children)
-
-
-def _in_relative_clause(tok) -> bool:
-    cur = tok
-    for _ in range(50):
-        if cur.dep_ in ("relcl", "acl"):
-            return True
-        if cur.head.i == cur.i:
-            return False
-        cur = cur.head
-    return False
-
-
-def _obliged(verb) -> bool:
-    return any(c.dep_ == "aux" and c.lemma_.lower() in OBLIGATION for c in verb.children)
-
-
-def _subjects(verb, passive: bool = False) -> list:
-    deps = ("nsubj", "nsubjpass") if passive else ("nsubj",)
-    subs = [c for c in verb.children if c.dep_ in deps]
-    for c in verb.children:
-        if c.dep_ == "agent":  # "the plan was rejected by Moscow"
-            subs += [g for g in c.children if g.dep_ == "pobj"]
-    return subs
-
-
-def _depth(tok) -> int:
-    d = 0
-    while tok.head.i != tok.i and d < 50:
-        tok, d = tok.head, d + 1
-    return d
+    return len(q.inside) >= MIN_QUOTE_TOKENS or (bool(q.inside) and parse.has_speech_verb)
 
 
 def _unique(holders: list[Holder]) -> list[Holder]:

@@ -234,9 +234,7 @@ class _Cell:
 class Tally:
     """Running confidence-weighted vote per key; ``key(finding)`` → (…, actor-or-side, topic)."""
 
-    def __init__(
-        self, key: Callable[[Finding], tuple], side: Callable[[Finding], str] | None = None
-    ):
+    def __init__(self, key: Callable[[Finding], tuple], side: Callable[[Finding], str] | None = None):
         self.key = key
         self.side = side or (lambda f: f.side)
         self.cells: dict[tuple, _Cell] = {}
@@ -346,9 +344,7 @@ class CorpusTally:
         self.actors = Tally(lambda f: (f.actor, f.topic))
         self.sides = Tally(lambda f: (_roll_side(f), f.topic), _roll_side)
         self.actors_by_date = Tally(lambda f: (f.date or "undated", f.actor, f.topic))
-        self.sides_by_date = Tally(
-            lambda f: (f.date or "undated", _roll_side(f), f.topic), _roll_side
-        )
+        self.sides_by_date = Tally(lambda f: (f.date or "undated", _roll_side(f), f.topic), _roll_side)
 
     def add(self, finding: Finding) -> None:
         for t in (self.actors, self.sides, self.actors_by_date, self.sides_by_date):

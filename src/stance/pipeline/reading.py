@@ -14,13 +14,10 @@ text file are offsets in the file.
 from __future__ import annotations
 
 import codecs
-import io
 import json
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date as _date
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,27 +25,22 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..config import MAX_CHARS
 from ..errors import Problem, StanceError, first_error
+from .formats import (
+    Prepended,
+    binary_kind,
+    blank_markdown,
+    html_to_text,
+    parse_date,
+    replacing_decoder,
+    sniff_suffix,
+    strip_header,
+)
 
 TEXT_SUFFIXES = {".txt", ".text", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 _SNIFF_BYTES = 8192
-_BINARY_MAGIC = {
-    b"%PDF": "PDF",
-    b"PK\x03\x04": "ZIP/Office",
-    b"\x1f\x8b": "gzip",
-    b"\x89PNG": "PNG",
-    b"\xff\xd8\xff": "JPEG",
-    b"GIF8": "GIF",
-}
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
-_HEADER_LINE = re.compile(
-    r"^(?:date\s*[:=]?\s*(?P<date>\d{4}-\d{2}-\d{2})\s*"
-    r"|(?P<key>title|source|url)\s*:\s*(?P<value>.+?)\s*)$",
-    re.IGNORECASE,
-)
-_FINAL_PUNCT = tuple(".!?:;\"”’'")
 
 
 @dataclass
@@ -103,19 +95,6 @@ class _Record(BaseModel):
         if not v.strip():
             raise ValueError("'text' is empty")
         return v
-
-
-def parse_date(value: object) -> str | None:
-    """``YYYY-MM-DD`` (also the date part of an ISO timestamp), or None if not a date."""
-    if value is None:
-        return None
-    m = _DATE.match(str(value).strip())
-    if not m:
-        return None
-    try:
-        return _date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-    except ValueError:
-        return None
 
 
 def read_inputs(
@@ -196,16 +175,14 @@ class _Reader:
                 if not head.strip():
                     yield InputProblem(name, 0, "empty file: nothing to score")
                     return
-                kind = _binary_kind(head)
+                kind = binary_kind(head)
                 if kind:
-                    yield InputProblem(
-                        name, 0, f"binary file ({kind}): pass plain text, HTML or JSONL"
-                    )
+                    yield InputProblem(name, 0, f"binary file ({kind}): pass plain text, HTML or JSONL")
                     return
                 fh.seek(0)
                 suffix = path.suffix.lower()
                 if suffix not in SUPPORTED:
-                    suffix = _sniff_suffix(head)
+                    suffix = sniff_suffix(head)
                 if suffix in JSONL_SUFFIXES:
                     yield from self.jsonl_articles(name, fh)
                 elif suffix in HTML_SUFFIXES:
@@ -230,14 +207,12 @@ class _Reader:
         if not first:
             yield InputProblem("<stdin>", 0, "empty input: nothing to score")
             return
-        kind = _binary_kind(first[:_SNIFF_BYTES])
+        kind = binary_kind(first[:_SNIFF_BYTES])
         if kind:
-            yield InputProblem(
-                "<stdin>", 0, f"binary input ({kind}): pass plain text, HTML or JSONL"
-            )
+            yield InputProblem("<stdin>", 0, f"binary input ({kind}): pass plain text, HTML or JSONL")
             return
-        joined = _Prepended(first, stream)
-        suffix = _sniff_suffix(first)
+        joined = Prepended(first, stream)
+        suffix = sniff_suffix(first)
         if suffix in JSONL_SUFFIXES:
             yield from self.jsonl_articles("<stdin>", joined)
         elif suffix in HTML_SUFFIXES:
@@ -260,7 +235,7 @@ class _Reader:
                 part = decoder.decode(block)
             except UnicodeDecodeError:
                 bad = True
-                decoder = _replacing(decoder)
+                decoder = replacing_decoder(decoder)
                 part = decoder.decode(block)
             chunks.append(part)
             n += len(part)
@@ -300,12 +275,12 @@ class _Reader:
     ) -> Iterator[Article | InputProblem]:
         text, problems = self._cut(name, text, size)
         yield from problems
-        text, meta = _strip_header(text, markdown)
+        text, meta = strip_header(text, markdown)
         if not text.strip():
             yield InputProblem(name, 0, "no text after the header lines: nothing to score")
             return
         if markdown:
-            text = _blank_markdown(text)
+            text = blank_markdown(text)
         yield Article(
             id=name,
             text=text,
@@ -353,8 +328,7 @@ class _Reader:
                     yield InputProblem(
                         name,
                         line_no,
-                        "not valid UTF-8: decoded with replacement "
-                        "characters; re-save the file as UTF-8",
+                        "not valid UTF-8: decoded with replacement characters; re-save the file as UTF-8",
                         "warning",
                     )
             where = f"{name}:{line_no}"
@@ -364,14 +338,11 @@ class _Reader:
                 yield InputProblem(
                     name,
                     line_no,
-                    f"invalid JSON ({exc.msg}, column {exc.colno}): "
-                    "fix or remove the line; skipped",
+                    f"invalid JSON ({exc.msg}, column {exc.colno}): fix or remove the line; skipped",
                 )
                 continue
             if not isinstance(obj, dict):
-                yield InputProblem(
-                    name, line_no, "expected a JSON object with a 'text' field; skipped"
-                )
+                yield InputProblem(name, line_no, "expected a JSON object with a 'text' field; skipped")
                 continue
             try:
                 rec = _Record.model_validate(obj)
@@ -380,9 +351,7 @@ class _Reader:
                 continue
             art_date = parse_date(rec.date)
             if rec.date and art_date is None:
-                yield InputProblem(
-                    name, line_no, f"date {rec.date!r} is not YYYY-MM-DD: ignored", "warning"
-                )
+                yield InputProblem(name, line_no, f"date {rec.date!r} is not YYYY-MM-DD: ignored", "warning")
             text, cut = self._cut(where, rec.text)
             yield from cut
             yield Article(
@@ -394,197 +363,3 @@ class _Reader:
                 url=rec.url or "",
                 origin=where,
             )
-
-
-def html_to_text(html: str) -> tuple[str, dict, str | None]:
-    """Main text of an HTML page (paragraphs separated by blank lines), its metadata, and a
-    note when the boilerplate-free extraction failed and all visible text was used instead."""
-    import trafilatura
-
-    meta: dict = {}
-    note = None
-    try:
-        doc = trafilatura.bare_extraction(
-            html,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=False,
-            favor_recall=True,
-        )
-    except Exception:  # trafilatura raises assorted lxml errors on broken markup
-        doc = None
-    text = ""
-    if doc is not None:
-        d = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-        text = d.get("text") or ""
-        meta = {
-            "title": d.get("title"),
-            "date": parse_date(d.get("date")),
-            "url": d.get("url"),
-            "source": d.get("sitename") or d.get("hostname"),
-        }
-    if not text.strip():
-        text = _visible_text(html)
-        if text.strip():
-            note = "main text not found in the HTML page: scored all its visible text"
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    # trafilatura repeats the <h1> headline as the first line: it is the title, not prose.
-    if lines and meta.get("title") and lines[0] == meta["title"].strip():
-        lines = lines[1:]
-    return "\n\n".join(lines), meta, note
-
-
-def _visible_text(html: str) -> str:
-    from html.parser import HTMLParser
-
-    skip = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "template"}
-    blocks = {
-        "p",
-        "div",
-        "br",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "section",
-        "article",
-        "tr",
-        "blockquote",
-    }
-
-    class _Text(HTMLParser):
-        def __init__(self):
-            super().__init__(convert_charrefs=True)
-            self.depth, self.parts = 0, []
-
-        def handle_starttag(self, tag, attrs):
-            if tag in skip:
-                self.depth += 1
-            elif tag in blocks:
-                self.parts.append("\n")
-
-        def handle_endtag(self, tag):
-            if tag in skip and self.depth:
-                self.depth -= 1
-            elif tag in blocks:
-                self.parts.append("\n")
-
-        def handle_data(self, data):
-            if not self.depth:
-                self.parts.append(data)
-
-    parser = _Text()
-    parser.feed(html)
-    return "\n".join(" ".join(ln.split()) for ln in "".join(parser.parts).splitlines())
-
-
-def _strip_header(text: str, markdown: bool) -> tuple[str, dict]:
-    """Blank leading metadata lines (``date 2025-03-04``, ``title: ...``, Markdown front
-    matter) and a title line; offsets of the remaining text do not move."""
-    meta: dict = {}
-    pos, n = 0, len(text)
-    in_front = False
-    while pos < n:
-        end = text.find("\n", pos)
-        end = n if end < 0 else end
-        line = text[pos:end].strip()
-        if not line:
-            pass
-        elif line == "---" and (in_front or not meta):
-            in_front = not in_front
-        else:
-            m = _HEADER_LINE.match(line)
-            if not m and not in_front:
-                break
-            if m and m["date"]:
-                meta["date"] = parse_date(m["date"])
-            elif m:
-                meta[m["key"].lower()] = m["value"]
-        pos = end + 1
-    pos = min(pos, n)
-    # A first line without final punctuation followed by a blank line is a headline:
-    # kept as the title, not scored as prose (the model never saw headlines).
-    rest = text[pos:]
-    first_nl = rest.find("\n")
-    if first_nl > 0:
-        first = rest[:first_nl].strip()
-        after = rest[first_nl + 1 :]
-        heading = markdown and first.startswith("#")
-        blank_follows = after.lstrip(" \t\r").startswith("\n") or not after.strip()
-        if first and (
-            heading or (blank_follows and len(first) <= 200 and not first.endswith(_FINAL_PUNCT))
-        ):
-            meta.setdefault("title", first.lstrip("#").strip())
-            pos += first_nl
-    if pos:
-        text = re.sub(r"[^\n]", " ", text[:pos]) + text[pos:]
-    return text, meta
-
-
-_MD_MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}|>|[-*+]|\d+[.)])\s|\*\*|__|`")
-
-
-def _blank_markdown(text: str) -> str:
-    """Blank heading, quote and list markers and emphasis with spaces (offsets stay put)."""
-    return "\n".join(
-        _MD_MARKUP.sub(lambda m: " " * len(m.group(0)), line) for line in text.split("\n")
-    )
-
-
-def _binary_kind(head: bytes) -> str | None:
-    for magic, kind in _BINARY_MAGIC.items():
-        if head.startswith(magic):
-            return kind
-    if b"\x00" in head:
-        return "contains NUL bytes"
-    control = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return "control characters" if head and control / len(head) > 0.1 else None
-
-
-def _sniff_suffix(head: bytes) -> str:
-    start = head.lstrip()[:200].lower()
-    if start.startswith(b"{"):
-        return ".jsonl"
-    if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body", b"<article")):
-        return ".html"
-    return ".txt"
-
-
-def _replacing(decoder: codecs.IncrementalDecoder) -> codecs.IncrementalDecoder:
-    fresh = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
-    state = decoder.getstate()
-    fresh.setstate(state)
-    return fresh
-
-
-class _Prepended(io.RawIOBase):
-    """A byte stream with an already-read first line put back in front (stdin sniffing)."""
-
-    def __init__(self, first: bytes, rest: BinaryIO):
-        self._buf, self._rest = first, rest
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if self._buf:
-            if size is None or size < 0:
-                out, self._buf = self._buf + self._rest.read(), b""
-                return out
-            out, self._buf = self._buf[:size], self._buf[size:]
-            return out
-        return self._rest.read(size) if size is not None and size >= 0 else self._rest.read()
-
-    def readline(self, size: int = -1) -> bytes:
-        if self._buf:
-            out, self._buf = self._buf, b""
-            return out
-        return self._rest.readline()
-
-    def __iter__(self):
-        while True:
-            line = self.readline()
-            if not line:
-                return
-            yield line

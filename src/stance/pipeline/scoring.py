@@ -35,9 +35,6 @@ from .findings import (
     Finding,
     Position,
     actor_table,
-    as_findings,
-    is_findings_file,
-    load_findings,
     side_table,
 )
 from .reading import Article, InputProblem, read_inputs, read_text
@@ -400,56 +397,6 @@ def score_corpus(
     scorer = model if isinstance(model, Scorer) else Scorer(model, registry, min_confidence=min_confidence)
     items = read_inputs(list(paths), date=date, strict=strict, max_chars=max_chars)
     return CorpusResult(scorer, items, on_problem)
-
-
-@dataclass
-class Gathered:
-    """Findings collected for a report, and what happened to each input."""
-
-    findings: list[Finding]
-    findings_files: int = 0
-    articles_scored: int = 0
-    problems: list[str] = field(default_factory=list)  # inputs that failed
-
-
-def gather_findings(
-    paths: Iterable[str | Path],
-    model=None,
-    registry: Registry | str | Path | None = None,
-    *,
-    date: str | None = None,
-    min_confidence: float = 0.0,
-    on_problem: Callable[[str], None] | None = None,
-) -> Gathered:
-    """Read findings ``.jsonl`` files as they are and score every other input.
-
-    Articles (files, folders, JSONL corpora, ``"-"``) go through :func:`score_corpus`
-    with ``model`` (None: the champion) and ``registry`` (None: ``labels/``). A failed
-    input is reported to ``on_problem`` and kept in :attr:`Gathered.problems`; the others
-    are still used.
-    """
-    paths = [str(p) for p in paths]
-    out = Gathered([])
-    to_score = []
-    for p in paths:
-        if p != "-" and is_findings_file(p):
-            out.findings += [f for f in load_findings(p) if f.confidence >= min_confidence]
-            out.findings_files += 1
-        else:
-            to_score.append(p)
-    if to_score:
-
-        def problem(pr) -> None:
-            if getattr(pr, "level", "error") == "error":
-                out.problems.append(str(pr))
-            if on_problem is not None:
-                on_problem(str(pr))
-
-        corpus = score_corpus(to_score, model=model, registry=registry, date=date, min_confidence=min_confidence, on_problem=problem)
-        for result in corpus:
-            out.articles_scored += 1
-            out.findings += as_findings(result.findings)
-    return out
 
 
 def resolve_model(model):

@@ -124,9 +124,7 @@ def _cut(text: str, max_chars: int) -> list[tuple[int, str]]:
     return pieces
 
 
-def segment(
-    texts: Sequence[str], nlp=None, batch_size: int = 128, entities: bool = False
-) -> list[list[Sentence]]:
+def segment(texts: Sequence[str], nlp=None, batch_size: int = 128, entities: bool = False) -> list[list[Sentence]]:
     """Sentences of each text, in order; one ``nlp.pipe`` call for all their paragraphs.
 
     ``entities=False`` leaves out the entity recogniser, the costliest component; the

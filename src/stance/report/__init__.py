@@ -1,12 +1,13 @@
 """The corpus report: who holds which position, per side and over time, with evidence.
 
-``tables`` (findings → frames, through the one vote) → ``figures`` (one spec per figure,
-drawn with plotly) and ``png`` (the same specs with matplotlib) → ``page`` (the
-:class:`Report`: HTML page, PNG files, GraphML).
+``inputs`` (findings files read, articles scored) → ``tables`` (findings → frames,
+through the one vote) → ``figures`` (one spec per figure, drawn with plotly) and ``png``
+(the same specs with matplotlib) → ``page`` (the :class:`Report`: HTML page, PNG files,
+GraphML).
 """
 
 from ..pipeline.findings import Finding, FindingsError, as_findings, is_findings_file, load_findings, read_source
-from ..pipeline.scoring import Gathered, gather_findings
+from .inputs import Gathered, gather_findings
 from .page import Report
 from .tables import findings_frame, position_changes, position_table, side_rollup, timeline
 

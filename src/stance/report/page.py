@@ -48,8 +48,7 @@ class Report:
     title: str = "Who holds which position"
 
     @classmethod
-    def build(cls, source: str | Path | Iterable, registry: Registry | None = None,
-              title: str | None = None) -> Report:
+    def build(cls, source: str | Path | Iterable, registry: Registry | None = None, title: str | None = None) -> Report:
         """A report from a findings ``.jsonl`` path or an iterable of finding records."""
         return cls(read_source(source), registry, title or cls.title)
 
@@ -75,19 +74,20 @@ class Report:
 
     def summary(self) -> dict[str, object]:
         dates = sorted(f.date for f in self.findings if f.date)
-        return {"findings": len(self.findings),
-                "articles": len({f.article for f in self.findings}),
-                "actors": len({f.actor for f in self.findings}),
-                "topics": len(self.topics),
-                "first date": dates[0] if dates else None,
-                "last date": dates[-1] if dates else None,
-                "undated findings": sum(1 for f in self.findings if not f.date),
-                "position changes": len(self.changes)}
+        return {
+            "findings": len(self.findings),
+            "articles": len({f.article for f in self.findings}),
+            "actors": len({f.actor for f in self.findings}),
+            "topics": len(self.topics),
+            "first date": dates[0] if dates else None,
+            "last date": dates[-1] if dates else None,
+            "undated findings": sum(1 for f in self.findings if not f.date),
+            "position changes": len(self.changes),
+        }
 
     def _require_findings(self) -> None:
         if not self.findings:
-            raise StanceError("no findings: no article holds a position on a topic, "
-                              "nothing to report")
+            raise StanceError("no findings: no article holds a position on a topic, nothing to report")
 
     # figures
 
@@ -115,27 +115,37 @@ class Report:
 
     def to_html(self) -> str:
         config = {"displaylogo": False, "responsive": True}
-        shown = [("heatmap", "Positions by actor and topic", self.heatmap_figure()),
-                 ("rollup", "Roll-up by side", self.rollup_figure())]
+        shown = [
+            ("heatmap", "Positions by actor and topic", self.heatmap_figure()),
+            ("rollup", "Roll-up by side", self.rollup_figure()),
+        ]
         timelines = self.timeline_figures()
         shown += [(f"timeline-{_slug(t)}", f"Timeline: {t}", fig) for t, fig in timelines.items()]
         parts = []
         for i, (div_id, heading, fig) in enumerate(shown):
             # plotly.js goes inline once, with the first figure; no CDN, so offline works.
-            body = fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=div_id,
-                               config=config)
+            body = fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=div_id, config=config)
             parts.append(f'<section class="figure"><h2>{html.escape(heading)}</h2>{body}</section>')
         if not timelines:
-            parts.append("<section><h2>Timelines</h2><p>No finding has an article date, so "
-                         "there is no timeline: give articles a date (metadata, a "
-                         "<code>date YYYY-MM-DD</code> line or <code>--date</code>).</p></section>")
-        return _PAGE.format(title=html.escape(self.title), summary=self._summary_html(),
-                            figures="\n".join(parts), changes=self._changes_html(),
-                            positions=self._positions_html())
+            parts.append(
+                "<section><h2>Timelines</h2><p>No finding has an article date, so "
+                "there is no timeline: give articles a date (metadata, a "
+                "<code>date YYYY-MM-DD</code> line or <code>--date</code>).</p></section>"
+            )
+        return _PAGE.format(
+            title=html.escape(self.title),
+            summary=self._summary_html(),
+            figures="\n".join(parts),
+            changes=self._changes_html(),
+            positions=self._positions_html(),
+        )
 
     def _summary_html(self) -> str:
-        items = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
-                        for k, v in self.summary().items() if v is not None)
+        items = "".join(
+            f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>"
+            for k, v in self.summary().items()
+            if v is not None
+        )
         return f"<ul class='summary'>{items}</ul>"
 
     def _changes_html(self) -> str:
@@ -143,44 +153,56 @@ class Report:
             return "<p>No actor changed position on a topic between article dates.</p>"
         rows = []
         for c in self.changes.to_dict("records"):
-            cells = [f"{html.escape(c['name'])}<br><small>{html.escape(c['side'])}</small>",
-                     html.escape(c["topic"])]
+            cells = [f"{html.escape(c['name'])}<br><small>{html.escape(c['side'])}</small>", html.escape(c["topic"])]
             for when in ("before", "after"):
                 stance, quote = c[f"{when}_stance"], html.escape(c[f"{when}_evidence"])
-                cells.append(f"<b>{c[f'{when}_date']}</b> <span class='{stance}'>{stance}</span>"
-                             f"<br><q>{quote}</q><br>"
-                             f"<small>{html.escape(c[f'{when}_article'])}</small>")
+                cells.append(
+                    f"<b>{c[f'{when}_date']}</b> <span class='{stance}'>{stance}</span>"
+                    f"<br><q>{quote}</q><br>"
+                    f"<small>{html.escape(c[f'{when}_article'])}</small>"
+                )
             rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
         head = "".join(f"<th>{h}</th>" for h in ("Actor", "Topic", "Before", "After"))
-        return (f"<table id='position-changes'><thead><tr>{head}</tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>")
+        return f"<table id='position-changes'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
     def _positions_html(self) -> str:
         rows = []
         for r in self.positions.to_dict("records"):
-            cells = [html.escape(r["name"]), html.escape(r["side"]), html.escape(r["topic"]),
-                     f"<span class='{r['stance']}'>{r['stance']}</span>", f"{r['net']:+.2f}",
-                     str(r["n"]), f"{r['support']}/{r['oppose']}/{r['neutral']}",
-                     html.escape(r["evidence"][0]) if r["evidence"] else ""]
+            cells = [
+                html.escape(r["name"]),
+                html.escape(r["side"]),
+                html.escape(r["topic"]),
+                f"<span class='{r['stance']}'>{r['stance']}</span>",
+                f"{r['net']:+.2f}",
+                str(r["n"]),
+                f"{r['support']}/{r['oppose']}/{r['neutral']}",
+                html.escape(r["evidence"][0]) if r["evidence"] else "",
+            ]
             rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
-        head = "".join(f"<th>{h}</th>" for h in ("Actor", "Side", "Topic", "Stance", "Net", "n",
-                                                  "support/oppose/neutral", "Best evidence"))
-        return (f"<table id='positions'><thead><tr>{head}</tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>")
+        head = "".join(
+            f"<th>{h}</th>"
+            for h in ("Actor", "Side", "Topic", "Stance", "Net", "n", "support/oppose/neutral", "Best evidence")
+        )
+        return f"<table id='positions'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
     def write_pngs(self, folder: str | Path, dpi: int = 150) -> list[Path]:
         """The report's figures as PNG (matplotlib): heatmap, roll-up, a timeline per topic."""
         self._require_findings()
         folder = Path(folder)
-        drawn = {"heatmap.png": lambda: png.heatmap_png(figures.heatmap_spec(self.positions, self.topics)),
-                 "side_rollup.png": lambda: png.rollup_png(figures.rollup_spec(self.sides, self.topics))}
+        drawn = {
+            "heatmap.png": lambda: png.heatmap_png(figures.heatmap_spec(self.positions, self.topics)),
+            "side_rollup.png": lambda: png.rollup_png(figures.rollup_spec(self.sides, self.topics)),
+        }
         for t, spec in self.timeline_specs().items():
             drawn[f"timeline_{_slug(t)}.png"] = lambda spec=spec: png.timeline_png(spec)
         written = []
         for name, make in drawn.items():
             fig = make()
-            written.append(atomic_write(folder / name, lambda tmp, fig=fig: fig.savefig(
-                tmp, format="png", dpi=dpi, bbox_inches="tight")))
+            written.append(
+                atomic_write(
+                    folder / name, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+                )
+            )
         return written
 
     def graph(self) -> nx.Graph:
@@ -196,13 +218,25 @@ class Report:
             g.add_node(f"topic:{t}", kind="topic", label=t, side="", bipartite=1)
         volume = self.positions.groupby("actor")["n"].sum()
         for r in self.positions.drop_duplicates("actor").to_dict("records"):
-            g.add_node(f"actor:{r['actor']}", kind="actor", label=r["name"], side=r["side"],
-                       bipartite=0, statements=int(volume[r["actor"]]))
+            g.add_node(
+                f"actor:{r['actor']}",
+                kind="actor",
+                label=r["name"],
+                side=r["side"],
+                bipartite=0,
+                statements=int(volume[r["actor"]]),
+            )
         for r in self.positions.to_dict("records"):
-            g.add_edge(f"actor:{r['actor']}", f"topic:{r['topic']}", support=int(r["support"]),
-                       oppose=int(r["oppose"]), neutral=int(r["neutral"]),
-                       weight=int(r["support"] + r["oppose"]), net=float(r["net"]),
-                       stance=r["stance"])
+            g.add_edge(
+                f"actor:{r['actor']}",
+                f"topic:{r['topic']}",
+                support=int(r["support"]),
+                oppose=int(r["oppose"]),
+                neutral=int(r["neutral"]),
+                weight=int(r["support"] + r["oppose"]),
+                net=float(r["net"]),
+                stance=r["stance"],
+            )
         return g
 
     def write_graphml(self, path: str | Path) -> Path:
@@ -212,7 +246,6 @@ class Report:
         self._require_findings()
         g = self.graph()
         return atomic_write(path, lambda tmp: nx.write_graphml(g, tmp))
-
 
 
 _PAGE = """<!DOCTYPE html>
@@ -233,7 +266,7 @@ th, td {{ border: 1px solid #ddd; padding: .35rem .5rem; vertical-align: top; te
 th {{ background: #f4f4f4; }}
 .support {{ color: #2166ac; font-weight: 600; }}
 .oppose {{ color: #b2182b; font-weight: 600; }}
-.neutral, .mixed {{ color: #666; }}
+.neutral {{ color: #666; }}
 q {{ font-style: italic; }}
 </style>
 </head>

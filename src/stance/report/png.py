@@ -74,9 +74,7 @@ def timeline_png(spec: TimelineSpec):
     ax = fig.subplots()
     for s in spec.series:
         if s.shown:
-            ax.plot(
-                pd.to_datetime(s.dates), s.net, marker="o", linewidth=0 if s.is_author else 1.2, label=s.label
-            )
+            ax.plot(pd.to_datetime(s.dates), s.net, marker="o", linewidth=0 if s.is_author else 1.2, label=s.label)
     points = [c for c in spec.changes if c["shown"]]
     if points:
         ax.scatter(

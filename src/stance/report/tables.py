@@ -22,6 +22,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 EVIDENCE_PER_CELL = 3
 COUNT_COLUMNS = ["n", "support", "oppose", "neutral"]
+# What every aggregated cell carries, after its keys (see _aggregate).
+CELL_COLUMNS = [
+    *COUNT_COLUMNS,
+    "net",
+    "stance",
+    "confidence",
+    "articles",
+    "evidence",
+    "evidence_text",
+    "evidence_article",
+]
 
 
 def _names(registry: Registry | None) -> Callable[[str], str]:
@@ -49,8 +60,9 @@ def _evidence(group: pd.DataFrame, stance: str, k: int) -> pd.DataFrame:
     pool = group[group["stance"] == stance]
     if pool.empty:
         pool = group
-    return pool.sort_values(["confidence", "date", "article", "sentence"],
-                            ascending=[False, True, True, True], na_position="last").head(k)
+    return pool.sort_values(
+        ["confidence", "date", "article", "sentence"], ascending=[False, True, True, True], na_position="last"
+    ).head(k)
 
 
 def _cite(row) -> str:
@@ -70,16 +82,35 @@ def _aggregate(df: pd.DataFrame, keys: list[str], evidence: int) -> pd.DataFrame
         # The same vote as `stance score`: confidence-weighted, support/oppose before neutral.
         label, confidence = vote(weight, {"support": sup, "oppose": opp, "neutral": neu})
         best = _evidence(g, label, evidence)
-        rows.append({**dict(zip(keys, key, strict=True)), "n": n, "support": sup, "oppose": opp,
-                     "neutral": neu, "net": (sup - opp) / n, "stance": label,
-                     "confidence": confidence,
-                     "articles": int(g["article"].nunique()),
-                     "actors": sorted(g["actor"].unique()),
-                     "evidence": [_cite(r) for r in best.itertuples(index=False)],
-                     "evidence_text": best["text"].iloc[0].strip(),
-                     "evidence_article": best["article"].iloc[0]})
-    cols = [*keys, *COUNT_COLUMNS, "net", "stance", "confidence", "articles", "actors", "evidence",
-            "evidence_text", "evidence_article"]
+        rows.append(
+            {
+                **dict(zip(keys, key, strict=True)),
+                "n": n,
+                "support": sup,
+                "oppose": opp,
+                "neutral": neu,
+                "net": (sup - opp) / n,
+                "stance": label,
+                "confidence": confidence,
+                "articles": int(g["article"].nunique()),
+                "actors": sorted(g["actor"].unique()),
+                "evidence": [_cite(r) for r in best.itertuples(index=False)],
+                "evidence_text": best["text"].iloc[0].strip(),
+                "evidence_article": best["article"].iloc[0],
+            }
+        )
+    cols = [
+        *keys,
+        *COUNT_COLUMNS,
+        "net",
+        "stance",
+        "confidence",
+        "articles",
+        "actors",
+        "evidence",
+        "evidence_text",
+        "evidence_article",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -93,8 +124,9 @@ def _side_rank(side: str) -> int:
     return SIDES.index(side) if side in SIDES else len(SIDES)
 
 
-def position_table(findings: Iterable[Finding], registry: Registry | None = None,
-                   evidence: int = EVIDENCE_PER_CELL) -> pd.DataFrame:
+def position_table(
+    findings: Iterable[Finding], registry: Registry | None = None, evidence: int = EVIDENCE_PER_CELL
+) -> pd.DataFrame:
     """Actor × topic: counts, net stance, the position label and the best evidence.
 
     Columns: actor, name, side, topic, n, support, oppose, neutral, net, stance,
@@ -102,8 +134,15 @@ def position_table(findings: Iterable[Finding], registry: Registry | None = None
     last_date. Ordered by side, then by how much an actor said.
     """
     df = findings_frame(findings)
-    cols = ["actor", "name", "side", "topic", *COUNT_COLUMNS, "net", "stance", "confidence",
-            "articles", "evidence", "evidence_text", "evidence_article", "first_date", "last_date"]
+    cols = [
+        "actor",
+        "name",
+        "side",
+        "topic",
+        *CELL_COLUMNS,
+        "first_date",
+        "last_date",
+    ]
     if df.empty:
         return pd.DataFrame(columns=cols)
     table = _aggregate(df, ["actor", "topic"], evidence)
@@ -114,9 +153,15 @@ def position_table(findings: Iterable[Finding], registry: Registry | None = None
     table = _with_names(table, df, registry)
     volume = table.groupby("actor")["n"].sum()
     topics = {t: i for i, t in enumerate(_topic_order(df, registry))}
-    order = sorted(range(len(table)), key=lambda i: (
-        _side_rank(table["side"][i]), -volume[table["actor"][i]], table["actor"][i],
-        topics[table["topic"][i]]))
+    order = sorted(
+        range(len(table)),
+        key=lambda i: (
+            _side_rank(table["side"][i]),
+            -volume[table["actor"][i]],
+            table["actor"][i],
+            topics[table["topic"][i]],
+        ),
+    )
     return table.iloc[order][cols].reset_index(drop=True)
 
 
@@ -124,12 +169,12 @@ def _with_names(table: pd.DataFrame, df: pd.DataFrame, registry: Registry | None
     """Add each actor's display name and side (the side the scorer gave it most often)."""
     sides = df.groupby("actor")["side"].agg(lambda s: s.value_counts().index[0])
     name = _names(registry)
-    return table.assign(name=[name(a) for a in table["actor"]],
-                        side=[sides[a] for a in table["actor"]])
+    return table.assign(name=[name(a) for a in table["actor"]], side=[sides[a] for a in table["actor"]])
 
 
-def side_rollup(findings: Iterable[Finding], registry: Registry | None = None,
-                evidence: int = EVIDENCE_PER_CELL) -> pd.DataFrame:
+def side_rollup(
+    findings: Iterable[Finding], registry: Registry | None = None, evidence: int = EVIDENCE_PER_CELL
+) -> pd.DataFrame:
     """Side × topic: the statements of every actor on a side added up.
 
     Columns: side, topic, n, support, oppose, neutral, net, stance, confidence, articles,
@@ -140,8 +185,7 @@ def side_rollup(findings: Iterable[Finding], registry: Registry | None = None,
     if table.empty:
         return table
     topics = {t: i for i, t in enumerate(_topic_order(df, registry))}
-    order = sorted(range(len(table)),
-                   key=lambda i: (_side_rank(table["side"][i]), topics[table["topic"][i]]))
+    order = sorted(range(len(table)), key=lambda i: (_side_rank(table["side"][i]), topics[table["topic"][i]]))
     return table.iloc[order].reset_index(drop=True)
 
 
@@ -153,8 +197,14 @@ def timeline(findings: Iterable[Finding], registry: Registry | None = None) -> p
     evidence_article (that sentence and the article it is from).
     """
     df = findings_frame(findings).dropna(subset=["date"])
-    cols = ["topic", "actor", "name", "side", "date", *COUNT_COLUMNS, "net", "stance", "confidence",
-            "articles", "evidence", "evidence_text", "evidence_article"]
+    cols = [
+        "topic",
+        "actor",
+        "name",
+        "side",
+        "date",
+        *CELL_COLUMNS,
+    ]
     if df.empty:
         return pd.DataFrame(columns=cols)
     table = _with_names(_aggregate(df, ["topic", "actor", "date"], evidence=1), df, registry)
@@ -163,12 +213,13 @@ def timeline(findings: Iterable[Finding], registry: Registry | None = None) -> p
     return table.sort_values(["_t", "actor", "date"])[cols].reset_index(drop=True)
 
 
-def position_changes(findings: Iterable[Finding], registry: Registry | None = None,
-                     exclude: Iterable[str] = (AUTHOR,)) -> pd.DataFrame:
+def position_changes(
+    findings: Iterable[Finding], registry: Registry | None = None, exclude: Iterable[str] = (AUTHOR,)
+) -> pd.DataFrame:
     """Actors whose stance on a topic flips (support ↔ oppose) between article dates.
 
     Compares the dated positions of each (actor, topic) in order, skipping dates on which
-    the actor took no side (neutral or mixed): a neutral remark is not a change of mind.
+    the actor took no side (neutral): a neutral remark is not a change of mind.
     ``author`` is excluded by default: it is a different writer in every article.
     Columns: actor, name, side, topic, before_date, before_stance, before_evidence,
     before_article, after_date, after_stance, after_evidence, after_article.
@@ -185,11 +236,28 @@ def position_changes(findings: Iterable[Finding], registry: Registry | None = No
             if prev is not None and row["stance"] != prev["stance"]:
                 change = {"actor": actor, "name": row["name"], "side": row["side"], "topic": topic}
                 for when, rec in (("before", prev), ("after", row)):
-                    change.update({f"{when}_date": rec["date"], f"{when}_stance": rec["stance"],
-                                   f"{when}_evidence": rec["evidence_text"],
-                                   f"{when}_article": rec["evidence_article"]})
+                    change.update(
+                        {
+                            f"{when}_date": rec["date"],
+                            f"{when}_stance": rec["stance"],
+                            f"{when}_evidence": rec["evidence_text"],
+                            f"{when}_article": rec["evidence_article"],
+                        }
+                    )
                 rows.append(change)
             prev = row
-    cols = ["actor", "name", "side", "topic", "before_date", "before_stance", "before_evidence",
-            "before_article", "after_date", "after_stance", "after_evidence", "after_article"]
+    cols = [
+        "actor",
+        "name",
+        "side",
+        "topic",
+        "before_date",
+        "before_stance",
+        "before_evidence",
+        "before_article",
+        "after_date",
+        "after_stance",
+        "after_evidence",
+        "after_article",
+    ]
     return pd.DataFrame(rows, columns=cols)

@@ -117,11 +117,7 @@ def startup_seconds(repeats: int = 3) -> float:
     """Median wall time of ``stance --help`` in a fresh process (the console script when
     it is installed beside this Python, else ``python -m stance.cli``)."""
     script = Path(sys.executable).with_name("stance")
-    cmd = (
-        [str(script), "--help"]
-        if script.exists()
-        else [sys.executable, "-m", "stance.cli", "--help"]
-    )
+    cmd = [str(script), "--help"] if script.exists() else [sys.executable, "-m", "stance.cli", "--help"]
     if not script.exists() and shutil.which("stance") is None:
         cmd = [sys.executable, "-m", "stance.cli", "--help"]
     times = []
@@ -132,9 +128,13 @@ def startup_seconds(repeats: int = 3) -> float:
     return round(statistics.median(times), 3)
 
 
-def run_benchmarks(labels_dir: str | Path | None = None, configs: list[str | Path] | None = None,
-                   n_articles: int = 200, out_dir: str | Path | None = None,
-                   readme: str | Path | None = None) -> dict[str, Any]:
+def run_benchmarks(
+    labels_dir: str | Path | None = None,
+    configs: list[str | Path] | None = None,
+    n_articles: int = 200,
+    out_dir: str | Path | None = None,
+    readme: str | Path | None = None,
+) -> dict[str, Any]:
     """``make bench``: train every family, score a corpus with each, evaluate end to end.
 
     Training goes to the ``stance-bench`` experiment of the project store, so the figures
@@ -154,27 +154,40 @@ def run_benchmarks(labels_dir: str | Path | None = None, configs: list[str | Pat
     keep = Path(tempfile.mkdtemp(prefix="stance-bench-"))
     with _PeakRss() as rss:
         t0 = time.perf_counter()
-        result = train(labels_dir, configs=configs, experiment="stance-bench", register=False,
-                       export_dir=None, keep_dir=keep)
+        result = train(
+            labels_dir, configs=configs, experiment="stance-bench", register=False, export_dir=None, keep_dir=keep
+        )
         total = time.perf_counter() - t0
     families = []
     for r in result.results:
         m = r.metrics
         scoring = bench_scoring(r.classifier_dir, n_articles=n_articles, labels_dir=labels_dir)
         pipeline = evaluate_pipeline(labels_dir, model=str(r.classifier_dir), split="test")
-        families.append({
-            "name": r.name, "family": r.family, "run_id": r.run_id,
-            "train_seconds": round(m["train_seconds"], 1),
-            **{k: round(m[k], 4) for k in sorted(m) if k.startswith(("dev_", "test_")) and not k.endswith("n_items")},
-            "scoring": scoring,
-            "pipeline_test": {k: round(v, 4) for k, v in pipeline.metrics().items()},
-        })
+        families.append(
+            {
+                "name": r.name,
+                "family": r.family,
+                "run_id": r.run_id,
+                "train_seconds": round(m["train_seconds"], 1),
+                **{
+                    k: round(m[k], 4)
+                    for k in sorted(m)
+                    if k.startswith(("dev_", "test_")) and not k.endswith("n_items")
+                },
+                "scoring": scoring,
+                "pipeline_test": {k: round(v, 4) for k, v in pipeline.metrics().items()},
+            }
+        )
     champion = result.champion.name if result.champion else None
     results = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "python": platform.python_version(),
-        "train_all_seconds": round(total, 1), "train_peak_rss_mb": round(rss.peak / 2**20, 1),
-        "champion_on_dev": champion, "startup_seconds": startup_seconds(), "families": families,
+        "train_all_seconds": round(total, 1),
+        "train_peak_rss_mb": round(rss.peak / 2**20, 1),
+        "champion_on_dev": champion,
+        "startup_seconds": startup_seconds(),
+        "families": families,
         "parent_run_id": result.parent_run_id,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -208,16 +221,24 @@ def results_markdown(results: dict[str, Any]) -> str:
         row("**test macro-F1** (stance)", pct("test_macro_f1")),
         row("test F_avg (support, oppose)", pct("test_f_avg")),
         row("test accuracy", pct("test_accuracy")),
-        row("test F1 support / oppose / neutral",
-            lambda f: f"{f['test_f1_support']:.2f} / {f['test_f1_oppose']:.2f} / {f['test_f1_neutral']:.2f}"),
+        row(
+            "test F1 support / oppose / neutral",
+            lambda f: f"{f['test_f1_support']:.2f} / {f['test_f1_oppose']:.2f} / {f['test_f1_neutral']:.2f}",
+        ),
         row("test topic detection F1 (micro)", pct("test_topic_f1_micro")),
         row("dev macro-F1 (model selection)", pct("dev_macro_f1")),
-        row("end-to-end test: article actor × topic F1",
-            lambda f: f"{f['pipeline_test'].get('pipeline_test_article_f1', float('nan')):.3f}"),
-        row("end-to-end test: sentence (actor, topic, stance) F1",
-            lambda f: f"{f['pipeline_test'].get('pipeline_test_sentence_f1', float('nan')):.3f}"),
-        row("end-to-end test: attribution accuracy",
-            lambda f: f"{f['pipeline_test'].get('pipeline_test_attribution_accuracy', float('nan')):.3f}"),
+        row(
+            "end-to-end test: article actor × topic F1",
+            lambda f: f"{f['pipeline_test'].get('pipeline_test_article_f1', float('nan')):.3f}",
+        ),
+        row(
+            "end-to-end test: sentence (actor, topic, stance) F1",
+            lambda f: f"{f['pipeline_test'].get('pipeline_test_sentence_f1', float('nan')):.3f}",
+        ),
+        row(
+            "end-to-end test: attribution accuracy",
+            lambda f: f"{f['pipeline_test'].get('pipeline_test_attribution_accuracy', float('nan')):.3f}",
+        ),
         row("scoring: sentences/s (end to end)", lambda f: f"{f['scoring']['sentences_per_s']:.0f}"),
         row("scoring: articles/s", lambda f: f"{f['scoring']['articles_per_s']:.1f}"),
         row("process peak memory (MB, training included)", lambda f: f"{f['scoring']['peak_rss_mb']:.0f}"),

@@ -94,13 +94,9 @@ class EvaluationReport:
     sentence_polar: PRF
     attribution_accuracy: float
     attribution_found: int
-    attribution_by_method: dict[str, int] = field(
-        default_factory=dict
-    )  # how found holders were found
+    attribution_by_method: dict[str, int] = field(default_factory=dict)  # how found holders were found
     attribution_by_genre: dict[str, float] = field(default_factory=dict)
-    segmentation_agreement: float = (
-        0.0  # share of gold sentences matched by exactly one pipeline sentence
-    )
+    segmentation_agreement: float = 0.0  # share of gold sentences matched by exactly one pipeline sentence
     labels_digest: str = ""
 
     def metrics(self) -> dict[str, float]:
@@ -117,9 +113,7 @@ class EvaluationReport:
             f"{p}attribution_accuracy": self.attribution_accuracy,
             f"{p}segmentation_agreement": self.segmentation_agreement,
         }
-        out.update(
-            {f"{p}attribution_accuracy_{g}": v for g, v in self.attribution_by_genre.items() if g}
-        )
+        out.update({f"{p}attribution_accuracy_{g}": v for g, v in self.attribution_by_genre.items() if g})
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,9 +143,7 @@ class EvaluationReport:
                 self.sentence_polar.gold,
             ),
         }
-        df = pd.DataFrame.from_dict(
-            rows, orient="index", columns=["precision", "recall", "f1", "gold"]
-        )
+        df = pd.DataFrame.from_dict(rows, orient="index", columns=["precision", "recall", "f1", "gold"])
         df.loc["attribution accuracy"] = [
             float("nan"),
             float("nan"),
@@ -175,9 +167,7 @@ def rebuild_documents(labels, split: str) -> list[GoldDocument]:
     """The labelled documents of a split as articles (sentences joined by spaces)."""
     items = labels.items[labels.items["split"] == split]
     if items.empty:
-        raise StanceError(
-            f"{labels.path}: no documents in split {split!r}: choose train, dev or test"
-        )
+        raise StanceError(f"{labels.path}: no documents in split {split!r}: choose train, dev or test")
     meta = {}
     if len(labels.documents):
         meta = {r["doc"]: r for r in labels.documents.to_dict("records")}
@@ -191,15 +181,9 @@ def rebuild_documents(labels, split: str) -> list[GoldDocument]:
             pos += len(text) + 1
         m = meta.get(doc, {})
         date = m.get("date") if isinstance(m.get("date"), str) else None
-        article = Article(
-            id=str(doc), text=" ".join(parts), title=str(m.get("title") or ""), date=date
-        )
-        positions = group[group["topic"] != NONE_TOPIC][
-            ["sent", "actor", "side", "topic", "stance", "text"]
-        ]
-        docs.append(
-            GoldDocument(article, spans, positions.to_dict("records"), str(m.get("genre") or ""))
-        )
+        article = Article(id=str(doc), text=" ".join(parts), title=str(m.get("title") or ""), date=date)
+        positions = group[group["topic"] != NONE_TOPIC][["sent", "actor", "side", "topic", "stance", "text"]]
+        docs.append(GoldDocument(article, spans, positions.to_dict("records"), str(m.get("genre") or "")))
     return docs
 
 
@@ -282,9 +266,7 @@ def evaluate_pipeline(
     n_gold = len(gold_sent)
     return EvaluationReport(
         split=split,
-        model=str(model)
-        if model is None or isinstance(model, (str, Path))
-        else type(model).__name__,
+        model=str(model) if model is None or isinstance(model, (str, Path)) else type(model).__name__,
         documents=len(docs),
         sentences=n_sentences,
         gold_positions=n_gold,
@@ -300,9 +282,7 @@ def evaluate_pipeline(
     )
 
 
-def log_report(
-    report: EvaluationReport, experiment: str, run_name: str = "evaluate-pipeline"
-) -> str:
+def log_report(report: EvaluationReport, experiment: str, run_name: str = "evaluate-pipeline") -> str:
     """Log the figures, the parameters and the full report (JSON) as one MLflow run."""
     import mlflow
 
