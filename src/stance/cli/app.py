@@ -316,6 +316,13 @@ def evaluate_cmd(
     experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Print the figures only; log nothing.")] = False,
     min_confidence: MinConfOpt = 0.0,
+    articles: Annotated[
+        Path | None,
+        typer.Option("--articles", help="Evaluate on your own gold-labelled articles: the folder of article files."),
+    ] = None,
+    gold: Annotated[
+        Path | None, typer.Option("--gold", help="With --articles: the gold JSONL (one line per position or sentence).")
+    ] = None,
 ) -> None:
     """Evaluate the whole scoring pipeline on labelled documents (rebuilt from their sentences).
 
@@ -329,6 +336,19 @@ def evaluate_cmd(
     from .writers import frame_table
 
     quiet_libraries()
+    if articles is not None or gold is not None:
+        from ..training.evaluate_articles import evaluate_articles, log_articles_report
+
+        if articles is None or gold is None:
+            fail("--articles and --gold go together: the article folder and its gold JSONL")
+        found = evaluate_articles(articles, gold, model=model, registry=labels)
+        title = f"evaluation on {found.articles} gold-labelled articles ({found.gold_positions} positions)"
+        Console().print(frame_table(found.frame(), title=title))
+        if not no_mlflow:
+            typer.echo(
+                f"logged to MLflow run {log_articles_report(found, experiment, str(articles), str(gold))}", err=True
+            )
+        return
     report = evaluate_pipeline(labels, model=model, split=split, min_confidence=min_confidence)
     title = f"pipeline evaluation: {split} split, {report.documents} documents"
     Console().print(frame_table(report.frame(), title=title))

@@ -24,6 +24,7 @@ from ..config import STANCES
 from .params import FamilyParams, validate_params
 
 META_FILE = "classifier.json"
+HOLDER_FILE = "holder_model.skops"  # the learned holder model, shared by every family
 
 
 def text_column(frame: pd.DataFrame, name: str, default: str = "") -> list[str]:
@@ -71,6 +72,8 @@ class StanceClassifier(ABC):
     def __init__(self, topics: dict[str, str], params: dict | None = None):
         # topics: id -> proposition, in registry order; the topic output columns follow it.
         self.topics = dict(topics)
+        # Who holds a sentence's positions (pipeline.holders.HolderModel); None: the rules.
+        self.holder_model = None
         self.params = validate_params(self.family, params, where=f"{self.family} model", model=self.Params)
         self.topic_threshold = float(self.params["topic_threshold"])
 
@@ -115,6 +118,8 @@ class StanceClassifier(ABC):
         meta = {"family": self.family, "topics": self.topics, "params": self.params}
         (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         self._save_weights(folder)
+        if self.holder_model is not None:
+            self.holder_model.save(folder / HOLDER_FILE)
         return folder
 
     @staticmethod
@@ -126,4 +131,8 @@ class StanceClassifier(ABC):
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         model = family_class(meta["family"])(meta["topics"], meta["params"])
         model._load_weights(folder)
+        if (folder / HOLDER_FILE).exists():
+            from ..pipeline.holders import HolderModel
+
+            model.holder_model = HolderModel.load(folder / HOLDER_FILE)
         return model

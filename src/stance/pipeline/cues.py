@@ -21,7 +21,8 @@ say tell add write post tweet state claim note stress insist warn argue signal c
 acknowledge admit deny reiterate repeat announce declare explain comment respond reply
 answer remark suggest maintain assert contend emphasise emphasize underline caution
 predict vow pledge promise believe think accuse complain confirm quip describe call brand
-dismiss retort counter recall hint indicate observe agree disagree talk speak""".split()
+dismiss retort counter recall hint indicate observe agree disagree talk speak assess judge
+conclude estimate""".split()
 )
 POSITION_VERBS = frozenset(
     """

@@ -27,7 +27,7 @@ from ..config import LABELS_DIR, MAX_CHARS, STANCES
 from ..errors import StanceError
 from ..labels.registry import ACTORS_FILE, Registry
 from .actors import ActorIndex, ArticleActors, Mention, NewActor
-from .attribution import attribute
+from .attribution import Holder, attribute
 from .findings import (
     EXTRA_KEYS,
     FINDING_KEYS,
@@ -37,6 +37,7 @@ from .findings import (
     actor_table,
     side_table,
 )
+from .holders import candidates
 from .reading import Article, InputProblem, read_inputs, read_text
 from .segmentation import Sentence, load_nlp, segment
 
@@ -92,9 +93,65 @@ class _Analysed:
     article: Article
     sentences: list[Sentence]
     actors: ArticleActors
+    mentions: list[list[Mention]] = field(default_factory=list)  # per sentence
+    candidates: list = field(default_factory=list)  # per sentence, with a holder model
 
 
-class Scorer:
+class LanguageStages:
+    """The stages before the model: segment, find actors, attribute holders.
+
+    Shared by :class:`Scorer` and by the training of the holder model, so both see the
+    same sentences, mentions and candidates.
+    """
+
+    def __init__(self, registry: Registry | str | Path | None = None, *, all_entities: bool = False, holder_model=None):
+        self.registry = resolve_registry(registry)
+        # False: look for names the registry lacks only where they could hold a position.
+        self.all_entities = all_entities
+        self.holder_model = holder_model
+        self.nlp = load_nlp()
+        self.index = ActorIndex(self.registry, self.nlp)
+
+    def analyse(self, batch: list[Article]) -> list[_Analysed]:
+        """Sentences of each article with their holders filled in."""
+        analysed = self.find_actors(batch, self.segment(batch))
+        self.attribute_holders(analysed)
+        return analysed
+
+    def segment(self, batch: list[Article]) -> list[list[Sentence]]:
+        return segment([a.text for a in batch], self.nlp)
+
+    def find_actors(self, batch: list[Article], segmented: list[list[Sentence]]) -> list[_Analysed]:
+        """Registry mentions, then named entities where a holder could be (one NER pass)."""
+        docs = {id(s.span.doc): s.span.doc for sentences in segmented for s in sentences}
+        self.index.recognise(list(docs.values()), everywhere=self.all_entities)
+        analysed = []
+        for art, sentences in zip(batch, segmented, strict=True):
+            a = _Analysed(art, sentences, ArticleActors(self.index))
+            found: dict[int, list[Mention]] = {}
+            for s in sentences:
+                doc = s.span.doc
+                if id(doc) not in found:
+                    found[id(doc)] = a.actors.find(doc)
+                a.mentions.append([m for m in found[id(doc)] if s.span.start <= m.start < s.span.end])
+            analysed.append(a)
+        return analysed
+
+    def attribute_holders(self, analysed: list[_Analysed]) -> None:
+        """Fill in ``Sentence.holders``: the rules' holders, or the learned model's choice
+        among all candidates when the model has a holder model."""
+        for a in analysed:
+            rules = attribute(a.sentences, a.mentions, a.actors)
+            if self.holder_model is None:
+                for s, holders in zip(a.sentences, rules, strict=True):
+                    s.holders = holders
+                continue
+            a.candidates = candidates(a.sentences, a.mentions, a.actors, rules)
+            for s, cands in zip(a.sentences, a.candidates, strict=True):
+                s.holders = [Holder(c.actor, c.side, c.method, c.words) for c, _ in self.holder_model.choose(cands)]
+
+
+class Scorer(LanguageStages):
     """A loaded model, spaCy pipeline and actor index, reused for any number of articles."""
 
     def __init__(
@@ -106,16 +163,14 @@ class Scorer:
         batch_articles: int = 32,
         batch_chars: int = 150_000,
         all_entities: bool = False,
+        learned_holders: bool = True,
     ):
         self.model = resolve_model(model)
-        self.registry = resolve_registry(registry)
+        holder_model = getattr(self.model, "holder_model", None) if learned_holders else None
+        super().__init__(registry, all_entities=all_entities, holder_model=holder_model)
         self.min_confidence = float(min_confidence)
-        # False: look for names the registry lacks only where they could hold a position.
-        self.all_entities = all_entities
         self.batch_articles = batch_articles
         self.batch_chars = batch_chars
-        self.nlp = load_nlp()
-        self.index = ActorIndex(self.registry, self.nlp)
 
     @property
     def topics(self) -> list[str]:
@@ -174,34 +229,11 @@ class Scorer:
     # -- the stages ---------------------------------------------------------------------
     def score_batch(self, batch: list[Article]) -> list[ArticleResult]:
         """Every stage on a batch of articles."""
-        analysed = self.find_actors(batch, self.segment(batch))
-        self.attribute_holders(analysed)
+        analysed = self.analyse(batch)
         sentences = [(n, s) for n, a in enumerate(analysed) for s in a.sentences]
         self.detect_topics(sentences)
         findings = self.predict_stance(analysed, sentences)
         return [self.assemble(a, fs) for a, fs in zip(analysed, findings, strict=True)]
-
-    def segment(self, batch: list[Article]) -> list[list[Sentence]]:
-        return segment([a.text for a in batch], self.nlp)
-
-    def find_actors(self, batch: list[Article], segmented: list[list[Sentence]]) -> list[_Analysed]:
-        """Registry mentions, then named entities where a holder could be (one NER pass)."""
-        docs = {id(s.span.doc): s.span.doc for sentences in segmented for s in sentences}
-        self.index.recognise(list(docs.values()), everywhere=self.all_entities)
-        return [_Analysed(art, sentences, ArticleActors(self.index)) for art, sentences in zip(batch, segmented)]
-
-    def attribute_holders(self, analysed: list[_Analysed]) -> None:
-        """Fill in ``Sentence.holders``: who holds the positions of each sentence."""
-        for a in analysed:
-            found: dict[int, list[Mention]] = {}
-            mentions = []
-            for s in a.sentences:
-                doc = s.span.doc
-                if id(doc) not in found:
-                    found[id(doc)] = a.actors.find(doc)
-                mentions.append([m for m in found[id(doc)] if s.span.start <= m.start < s.span.end])
-            for s, holders in zip(a.sentences, attribute(a.sentences, mentions, a.actors), strict=True):
-                s.holders = holders
 
     def detect_topics(self, sentences: list[tuple[int, Sentence]]) -> None:
         """Fill in ``Sentence.topics`` with one ``predict_topics`` call for the batch."""

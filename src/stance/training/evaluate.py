@@ -163,9 +163,17 @@ class GoldDocument:
     genre: str = ""
 
 
-def rebuild_documents(labels, split: str) -> list[GoldDocument]:
-    """The labelled documents of a split as articles (sentences joined by spaces)."""
-    items = labels.items[labels.items["split"] == split]
+ARTICLES_DIR = "articles"  # labels/articles/<doc>.txt: a document's text as published
+
+
+def rebuild_documents(labels, split: str | None) -> list[GoldDocument]:
+    """The labelled documents of a split (None: all) as articles.
+
+    A document whose raw text is in ``labels/articles/<doc>.txt`` is scored from it
+    (headlines, bylines and paragraphs as published; its labelled sentences are the
+    pipeline's, in order); any other is rebuilt from its sentences joined by spaces.
+    """
+    items = labels.items if split is None else labels.items[labels.items["split"] == split]
     if items.empty:
         raise StanceError(f"{labels.path}: no documents in split {split!r}: choose train, dev or test")
     meta = {}
@@ -174,17 +182,36 @@ def rebuild_documents(labels, split: str) -> list[GoldDocument]:
     docs = []
     for doc, group in items.groupby("doc", sort=True):
         sentences = group.drop_duplicates("sent").sort_values("sent")
-        parts, spans, pos = [], [], 0
-        for text in sentences["text"]:
-            spans.append((pos, pos + len(text)))
-            parts.append(text)
-            pos += len(text) + 1
         m = meta.get(doc, {})
         date = m.get("date") if isinstance(m.get("date"), str) else None
-        article = Article(id=str(doc), text=" ".join(parts), title=str(m.get("title") or ""), date=date)
+        raw = Path(labels.path) / ARTICLES_DIR / f"{doc}.txt"
+        article = _raw_article(raw, str(doc), date) if raw.exists() else None
+        if article is not None:
+            from ..pipeline.segmentation import segment
+
+            spans = [(s.start, s.end) for s in segment([article.text])[0]]
+        else:
+            parts, spans, pos = [], [], 0
+            for text in sentences["text"]:
+                spans.append((pos, pos + len(text)))
+                parts.append(text)
+                pos += len(text) + 1
+            article = Article(id=str(doc), text=" ".join(parts), title=str(m.get("title") or ""), date=date)
         positions = group[group["topic"] != NONE_TOPIC][["sent", "actor", "side", "topic", "stance", "text"]]
         docs.append(GoldDocument(article, spans, positions.to_dict("records"), str(m.get("genre") or "")))
     return docs
+
+
+def _raw_article(path: Path, doc: str, date: str | None) -> Article | None:
+    from ..pipeline.reading import read_inputs
+
+    found = [a for a in read_inputs([str(path)]) if isinstance(a, Article)]
+    if not found:
+        return None
+    article = found[0]
+    article.id = article.origin = doc
+    article.date = article.date or date
+    return article
 
 
 def align(spans: list[tuple[int, int]], start: int, end: int) -> int | None:

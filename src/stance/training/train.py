@@ -30,6 +30,7 @@ from ..models import family_class
 from ..models.params import validate_params
 from ..tracking import CLASSIFIER_ARTIFACT
 from .evaluate import evaluate_classifier
+from .holders import train_holder_model
 
 log = logging.getLogger(__name__)
 FAMILY_ORDER = ("baseline", "embedding", "transformer")
@@ -136,7 +137,7 @@ def _signature(classifier_dir: Path, sample: pd.DataFrame):
     return infer_signature(example, predict_frame(clf, example))
 
 
-def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path) -> FamilyResult:
+def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None) -> FamilyResult:
     """Train one family in its own (child) run and log everything a comparison needs."""
     import mlflow
 
@@ -151,6 +152,10 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path) -> FamilyRes
         t0 = time.perf_counter()
         classifier.fit(labels.sentences("train"), labels.positions("train"))
         train_seconds = time.perf_counter() - t0
+        if holders is not None:
+            # The holder model is the same for every family: trained once, logged with each.
+            classifier.holder_model, holder_metrics = holders
+            mlflow.log_metrics(holder_metrics)
         dev_sentences = labels.sentences("dev")
         if len(dev_sentences):
             classifier.topic_threshold = best_threshold(
@@ -193,6 +198,7 @@ def train(
     register: bool = True,
     export_dir: str | Path | None = CHAMPION_DIR,
     keep_dir: str | Path | None = None,
+    learned_holders: bool = True,
 ) -> TrainResult:
     """Train every configured family under one parent run; register and export the champion.
 
@@ -226,8 +232,11 @@ def train(
             )
             tracking.log_dataset(labels)
             result = TrainResult(parent.info.run_id)
+            holders = train_holder_model(labels) if learned_holders else None
+            if holders is not None:
+                mlflow.log_metrics(holders[1])
             for cfg in cfgs:
-                result.results.append(train_family(cfg, labels, workdir))
+                result.results.append(train_family(cfg, labels, workdir, holders))
             table = result.table()
             mlflow.log_table(table.reset_index(names="model"), "comparison.json")
             from .metrics import comparison_figure

@@ -1,0 +1,249 @@
+"""Who holds the position: holder candidates per sentence, and a learned model that picks.
+
+In: an article's sentences (parsed), their actor mentions, the attribution rules' holders
+and the article's actors. Out: per sentence, :class:`Candidate` records — every actor that
+could hold the sentence's positions, each with the features that say how it is tied to the
+sentence — and, with a trained :class:`HolderModel`, the chosen holders.
+
+Candidates: the actors named in the sentence (registry mentions and new people and
+organisations from NER, titles and pronouns as the rules resolve them), the rules' own
+holders (quote speakers, subjects, coreference), the speaker of a quote or transcript turn
+still open, the actors of the previous sentence, the article's recent holders, and
+``author``. The rules stay as features; the model decides. It is a logistic regression
+over sparse features (how the candidate was found, its syntactic role, the sentence's
+shape — quotes, speaker labels, first-person plural, headline-like — crossed with the kind
+of candidate), trained on the labelled sentences whose gold holder it must pick out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..config import AUTHOR
+from .actors import ArticleActors, Mention
+from .attribution import Holder
+from .cues import POSITION_VERBS, SPEECH_VERBS, quote_marks
+from .segmentation import Sentence
+
+RECENT = 3  # how many earlier holders of the article stay candidates
+_LABEL = re.compile(r"^\s*(?:[A-Z][A-Z.'-]+\s){0,4}[A-Z][A-Z.'-]+\s?:")  # "PRESIDENT ZELENSKY:"
+_PRONOUNS = {"he", "she", "they", "we", "i", "it"}
+
+
+@dataclass
+class Candidate:
+    """One actor that could hold the positions of a sentence, and why."""
+
+    actor: str
+    side: str
+    features: dict[str, float] = field(default_factory=dict)
+    method: str = "context"  # how it was found, for the finding's ``attribution`` field
+    words: str = ""
+
+    def add(self, *names: str) -> None:
+        for n in names:
+            self.features[n] = 1.0
+
+
+def _sentence_shape(sent: Sentence, quotes) -> list[str]:
+    """Features of the sentence alone (crossed with the candidate's kind later)."""
+    span = sent.span
+    toks = [t for t in span if not t.is_space]
+    words = [t.lower_ for t in toks]
+    outside = [t for t in toks if t.i not in quotes.inside]
+    shape = []
+    if quotes.starts_inside:
+        shape.append("starts_in_quote")
+    if quotes.ends_inside:
+        shape.append("ends_in_quote")
+    if quotes.inside:
+        shape.append("has_quote")
+        if len(quotes.inside) > 0.6 * max(len(toks), 1):
+            shape.append("mostly_quote")
+    if any(t.lemma_.lower() in SPEECH_VERBS and t.pos_ == "VERB" for t in outside):
+        shape.append("speech_verb")
+    if any(t.lemma_.lower() in POSITION_VERBS and t.pos_ == "VERB" for t in outside):
+        shape.append("position_verb")
+    if not any(t.pos_ in ("VERB", "AUX") for t in toks):
+        shape.append("no_verb")
+    if len(toks) <= 10:
+        shape.append("short")
+    if toks and not toks[-1].is_punct:
+        shape.append("no_final_punct")
+    if _LABEL.match(sent.text):
+        shape.append("speaker_label")
+    subj = [t.lower_ for t in outside if t.dep_ in ("nsubj", "nsubjpass") and t.lower_ in _PRONOUNS]
+    for p in subj[:2]:
+        shape.append(f"pron_subj={p}")
+    if any(w in {"we", "our", "us"} for w in (t.lower_ for t in outside)):
+        shape.append("first_plural")
+    if any(w in {"i", "my", "me"} for w in (t.lower_ for t in outside)):
+        shape.append("first_singular")
+    if words and words[0] in {"but", "and", "above", "still", "yet", "however", "instead", "meanwhile"}:
+        shape.append(f"opens={words[0]}")
+    if words and toks[0].is_digit:
+        shape.append("opens_number")
+    # A common-noun subject ("The leaders urged ...", "The institute assessed ...") points at
+    # a group named earlier, or at whoever the clause it introduces is about.
+    for t in outside:
+        if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ == "NOUN" and t.head.pos_ in ("VERB", "AUX"):
+            shape.append(f"subj_noun={t.lemma_.lower()}")
+            shape.append("subj_noun_plural" if t.tag_ == "NNS" else "subj_noun_singular")
+            break
+    return shape
+
+
+def _mention_features(m: Mention, span, quotes) -> list[str]:
+    doc = span.doc
+    head = doc[m.end - 1]
+    feats = [f"dep={head.dep_}", f"kind={m.kind}", "known" if m.known else "new_actor"]
+    if m.start in quotes.inside:
+        feats.append("mention_in_quote")
+    gov = head.head
+    lemma = gov.lemma_.lower()
+    if gov.pos_ in ("VERB", "AUX"):
+        if lemma in SPEECH_VERBS:
+            feats.append(f"gov_speech_{head.dep_}")
+        elif lemma in POSITION_VERBS:
+            feats.append(f"gov_position_{head.dep_}")
+        feats.append(f"gov={lemma}")
+    if head.dep_ == "pobj" and gov.lower_ in {"to", "by", "from", "for"}:
+        feats.append(f"pobj_of={gov.lower_}")
+        if gov.head.lower_ == "according":
+            feats.append("according_to")
+    if m.start == span.start:
+        feats.append("opens_sentence")
+    up = head.head
+    for _ in range(6):  # inside the complement of a verb of saying or judging?
+        if up.head.i == up.i:
+            break
+        if up.dep_ in ("ccomp", "xcomp") and up.head.lemma_.lower() in SPEECH_VERBS:
+            feats.append(f"embedded_{head.dep_}")
+            break
+        up = up.head
+    rel = (m.start - span.start) / max(len(span), 1)
+    feats.append(f"pos={min(int(rel * 4), 3)}")
+    return feats
+
+
+def candidates(
+    sentences: list[Sentence], mentions: list[list[Mention]], actors: ArticleActors, rules: list[list[Holder]]
+) -> list[list[Candidate]]:
+    """Holder candidates of every sentence of one article, in order."""
+    quotes = quote_marks(sentences)
+    out: list[list[Candidate]] = []
+    recent: list[str] = []  # non-author rule holders, most recent last
+    turn: str | None = None  # speaker of a transcript turn ("NAME: ...") still going
+    prev_mentions: list[str] = []
+    prev_holders: list[str] = []
+    last_person: str | None = None
+    for i, (sent, ms, rule) in enumerate(zip(sentences, mentions, rules, strict=True)):
+        q = quotes[i]
+        shape = _sentence_shape(sent, q)
+        found: dict[str, Candidate] = {}
+
+        def get(actor: str, method: str, words: str = "", found: dict[str, Candidate] = found) -> Candidate:
+            c = found.get(actor)
+            if c is None:
+                c = found[actor] = Candidate(actor, actors.side_of(actor), {}, method, words)
+            return c
+
+        first_para = i == 0 or sentences[i - 1].paragraph != sent.paragraph
+        if first_para:
+            shape.append("first_in_paragraph")
+        labelled = "speaker_label" in shape
+        if labelled or first_para:
+            turn = None
+        for m in ms:
+            c = get(m.actor, "mention", m.text)
+            c.add("in_sentence", *_mention_features(m, sent.span, q))
+            if labelled and m.start - sent.span.start <= 6:
+                c.add("label_speaker")
+                turn = m.actor
+        for h in rule:
+            c = get(h.actor, h.method, h.words)
+            c.method = h.method
+            c.add(f"rule={h.method}", "rule")
+        if turn and not labelled:
+            get(turn, "quote").add("turn_speaker")
+        for k, a in enumerate(reversed(prev_holders)):
+            get(a, "context").add("prev_holder", f"prev_holder_rank={min(k, 2)}")
+        for a in prev_mentions:
+            get(a, "context").add("prev_mention")
+        for k, a in enumerate(reversed(recent[-RECENT:])):
+            get(a, "context").add(f"recent_rank={k}")
+        if last_person:
+            get(last_person, "coreference").add("last_person")
+        get(AUTHOR, "author").add("is_author")
+        n = len(found)
+        for c in found.values():
+            kind = "author" if c.actor == AUTHOR else "actor"
+            c.add(f"n_cands={min(n, 5)}", *(f"{kind}&{s}" for s in shape))
+            if c.actor != AUTHOR:
+                info = actors.info(c.actor)
+                c.add(f"cand_kind={info.kind}")
+                for s in shape:
+                    if s.startswith("pron_subj"):
+                        c.add(f"{s}&{info.kind}&{'f' if info.gender == 'f' else 'x'}")
+        out.append(list(found.values()))
+        held = [h.actor for h in rule if h.actor != AUTHOR]
+        recent = [a for a in recent if a not in held] + held
+        prev_holders = held
+        prev_mentions = [m.actor for m in ms if m.start not in q.inside]
+        people = [m.actor for m in ms if m.kind == "person" and m.start not in q.inside]
+        if people:
+            last_person = people[-1]
+    return out
+
+
+class HolderModel:
+    """Scores (sentence, candidate) pairs: the probability that the candidate holds the
+    sentence's positions. Sparse features → logistic regression (scikit-learn)."""
+
+    def __init__(self, threshold: float = 0.5, C: float = 1.0):
+        self.threshold = threshold
+        self.C = C
+        self.vectorizer = None
+        self.model = None
+
+    def fit(self, groups: Iterable[tuple[list[Candidate], set[str]]]) -> HolderModel:
+        """``groups``: per labelled sentence with positions, its candidates and gold holders."""
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        X, y = [], []
+        for cands, gold in groups:
+            for c in cands:
+                X.append(c.features)
+                y.append(int(c.actor in gold))
+        self.vectorizer = DictVectorizer()
+        self.model = LogisticRegression(C=self.C, max_iter=2000, class_weight="balanced")
+        self.model.fit(self.vectorizer.fit_transform(X), y)
+        return self
+
+    def scores(self, cands: list[Candidate]) -> list[float]:
+        if not cands:
+            return []
+        return list(self.model.predict_proba(self.vectorizer.transform([c.features for c in cands]))[:, 1])
+
+    def choose(self, cands: list[Candidate]) -> list[tuple[Candidate, float]]:
+        """The holders of a sentence: every candidate above the threshold, at least the best one."""
+        scored = sorted(zip(cands, self.scores(cands), strict=True), key=lambda cs: -cs[1])
+        chosen = [(c, p) for c, p in scored if p >= self.threshold]
+        return chosen or scored[:1]
+
+    def save(self, path) -> None:
+        import skops.io as sio
+
+        sio.dump({"vectorizer": self.vectorizer, "model": self.model, "threshold": self.threshold}, path)
+
+    @classmethod
+    def load(cls, path) -> HolderModel:
+        from ..models import load_skops
+
+        parts = load_skops(path)
+        model = cls(threshold=float(parts["threshold"]))
+        model.vectorizer, model.model = parts["vectorizer"], parts["model"]
+        return model
