@@ -40,8 +40,7 @@ def holder_groups(labels) -> list[Group]:
     docs = rebuild_documents(labels, None)
     for start in range(0, len(docs), 16):
         batch = docs[start : start + 16]
-        analysed = stages.find_actors([d.article for d in batch], stages.segment([d.article for d in batch]))
-        stages.attribute_holders(analysed)  # no holder model: the rules, as features
+        analysed = stages.analyse([d.article for d in batch])  # no holder model: the rules' holders
         for gd, a in zip(batch, analysed, strict=True):
             rules = [s.holders for s in a.sentences]
             cands = candidates(a.sentences, a.mentions, a.actors, rules)
