@@ -11,7 +11,15 @@ from stance.config import STANCES
 from stance.errors import StanceError
 from stance.labels import LabelSet
 from stance.models.base import StanceClassifier
-from stance.training.evaluate import PRF, align, log_report, rebuild_documents
+from stance.training.evaluate import (
+    POSITION_THRESHOLDS,
+    PRF,
+    align,
+    compare_documents,
+    log_report,
+    rebuild_documents,
+    tune_position_threshold,
+)
 from stance.training.evaluate import evaluate_pipeline as evaluate
 
 
@@ -122,3 +130,24 @@ def test_report_is_logged_to_mlflow(tiny_labels, tiny_model, tmp_path, monkeypat
     run = mlflow.get_run(run_id)
     assert run.data.metrics["pipeline_test_attribution_accuracy"] == pytest.approx(report.attribution_accuracy)
     assert run.data.params["split"] == "test" and run.info.status == "FINISHED"
+
+
+def test_one_scoring_pass_compared_at_several_thresholds(tiny_labels, tiny_model):
+    from stance.pipeline.scoring import Scorer
+
+    labels = LabelSet.load(tiny_labels)
+    docs = rebuild_documents(labels, "test")
+    results = list(Scorer(tiny_model, labels.registry, min_confidence=0.0).score(d.article for d in docs))
+    low, high = (compare_documents(docs, results, "test", min_confidence=t) for t in (0.0, 0.6))
+    assert high.sentence.predicted < low.sentence.predicted  # weak findings dropped
+    assert high.sentence.gold == low.sentence.gold
+    assert compare_documents(docs, results, "test", min_confidence=1.01).sentence.predicted == 0
+    assert low.metrics()["pipeline_test_article_polar_f1"] == low.article_polar.f1
+
+
+def test_position_threshold_is_tuned_end_to_end_on_dev(tiny_labels, tiny_model):
+    labels = LabelSet.load(tiny_labels)
+    best, curve = tune_position_threshold(tiny_model, labels)
+    assert set(curve) == set(POSITION_THRESHOLDS) and curve[best] == max(curve.values())
+    # An oracle is sure of everything it says: no cut helps, and ties go to the lowest.
+    assert tune_position_threshold(OracleClassifier(labels.items), labels)[0] == 0.0

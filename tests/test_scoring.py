@@ -60,6 +60,12 @@ def test_min_confidence_drops_weak_findings(keyword_model, registry):
     assert score_article(ARTICLE, model=keyword_model, registry=registry, min_confidence=0.8).findings == []
 
 
+def test_the_models_tuned_position_threshold_is_the_default_cut(keyword_model, registry):
+    keyword_model.position_threshold = 0.8
+    assert score_article(ARTICLE, model=keyword_model, registry=registry).findings == []
+    assert score_article(ARTICLE, model=keyword_model, registry=registry, min_confidence=0.0).findings
+
+
 def test_model_calls_are_batched_over_articles(keyword_model, registry, tmp_path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(

@@ -62,7 +62,13 @@ ModelOpt = Annotated[
     ),
 ]
 MinConfOpt = Annotated[
-    float, typer.Option("--min-confidence", min=0.0, max=1.0, help="Drop findings whose confidence is below this.")
+    float | None,
+    typer.Option(
+        "--min-confidence",
+        min=0.0,
+        max=1.0,
+        help="Drop findings whose confidence is below this (default: the model's tuned position threshold).",
+    ),
 ]
 DateOpt = Annotated[str | None, typer.Option("--date", help="Date (YYYY-MM-DD) of articles that carry none.")]
 ExperimentOpt = Annotated[str, typer.Option("--experiment", "-e", help="MLflow experiment name.")]
@@ -244,7 +250,7 @@ def score_cmd(
         Path | None, typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")
     ] = None,
     model: ModelOpt = None,
-    min_confidence: MinConfOpt = 0.0,
+    min_confidence: MinConfOpt = None,
     date: DateOpt = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Stop at the first bad input (exit 2) instead of skipping it.")
@@ -315,7 +321,7 @@ def evaluate_cmd(
     split: Annotated[str, typer.Option("--split", help="Which labelled documents: train, dev or test.")] = "test",
     experiment: ExperimentOpt = DEFAULT_EXPERIMENT,
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Print the figures only; log nothing.")] = False,
-    min_confidence: MinConfOpt = 0.0,
+    min_confidence: MinConfOpt = None,
     articles: Annotated[
         Path | None,
         typer.Option("--articles", help="Evaluate on your own gold-labelled articles: the folder of article files."),
@@ -341,7 +347,7 @@ def evaluate_cmd(
 
         if articles is None or gold is None:
             fail("--articles and --gold go together: the article folder and its gold JSONL")
-        found = evaluate_articles(articles, gold, model=model, registry=labels)
+        found = evaluate_articles(articles, gold, model=model, registry=labels, min_confidence=min_confidence)
         title = f"evaluation on {found.articles} gold-labelled articles ({found.gold_positions} positions)"
         Console().print(frame_table(found.frame(), title=title))
         if not no_mlflow:

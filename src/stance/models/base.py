@@ -76,6 +76,8 @@ class StanceClassifier(ABC):
         self.holder_model = None
         self.params = validate_params(self.family, params, where=f"{self.family} model", model=self.Params)
         self.topic_threshold = float(self.params["topic_threshold"])
+        # The lowest finding confidence `stance score` keeps by default (tuned end to end on dev).
+        self.position_threshold = float(self.params["position_threshold"])
 
     @property
     def topic_ids(self) -> list[str]:

@@ -21,6 +21,7 @@ class FamilyParams(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     seed: int = 13
     topic_threshold: float = 0.5  # tuned on dev after training
+    position_threshold: float = 0.0  # lowest finding confidence kept; tuned end to end on dev documents
 
 
 class BaselineParams(FamilyParams):

@@ -59,6 +59,7 @@ class Holder:
     side: str
     method: str  # quote | reported | subject | coreference | author
     words: str = ""  # the words that named the holder ("he", "the Kremlin spokesman")
+    confidence: float = 1.0  # the holder model's probability (1.0 for the rules alone)
 
 
 @dataclass

@@ -48,8 +48,8 @@ FINDING_KEYS = (
     "end",
     "date",
 )
-EXTRA_KEYS = ("paragraph", "topic_confidence", "stance_confidence")
-_ROUNDED = ("confidence", "topic_confidence", "stance_confidence")
+EXTRA_KEYS = ("paragraph", "topic_confidence", "stance_confidence", "holder_confidence")
+_ROUNDED = ("confidence", "topic_confidence", "stance_confidence", "holder_confidence")
 
 
 class Finding(BaseModel):
@@ -63,7 +63,7 @@ class Finding(BaseModel):
     side: str
     topic: str = Field(min_length=1)
     stance: Stance
-    confidence: float = Field(ge=0.0, le=1.0)  # topic probability × stance probability
+    confidence: float = Field(ge=0.0, le=1.0)  # topic × stance × holder probability
     attribution: str  # how the holder was found: quote | reported | subject | coreference | author
     start: int = Field(ge=0)
     end: int = Field(ge=0)
@@ -71,6 +71,7 @@ class Finding(BaseModel):
     paragraph: int = 0
     topic_confidence: float = 0.0
     stance_confidence: float = 0.0
+    holder_confidence: float = 1.0
     title: str = ""  # the article's title, for reports; not part of the JSONL record
 
     @field_validator("article", mode="before")

@@ -148,7 +148,9 @@ class LanguageStages:
                 continue
             a.candidates = candidates(a.sentences, a.mentions, a.actors, rules)
             for s, cands in zip(a.sentences, a.candidates, strict=True):
-                s.holders = [Holder(c.actor, c.side, c.method, c.words) for c, _ in self.holder_model.choose(cands)]
+                s.holders = [
+                    Holder(c.actor, c.side, c.method, c.words, float(p)) for c, p in self.holder_model.choose(cands)
+                ]
 
 
 class Scorer(LanguageStages):
@@ -159,7 +161,7 @@ class Scorer(LanguageStages):
         model=None,
         registry: Registry | str | Path | None = None,
         *,
-        min_confidence: float = 0.0,
+        min_confidence: float | None = None,
         batch_articles: int = 32,
         batch_chars: int = 150_000,
         all_entities: bool = False,
@@ -168,6 +170,9 @@ class Scorer(LanguageStages):
         self.model = resolve_model(model)
         holder_model = getattr(self.model, "holder_model", None) if learned_holders else None
         super().__init__(registry, all_entities=all_entities, holder_model=holder_model)
+        # None: the model's own cut, tuned on dev documents (0 for models trained before it).
+        if min_confidence is None:
+            min_confidence = getattr(self.model, "position_threshold", 0.0)
         self.min_confidence = float(min_confidence)
         self.batch_articles = batch_articles
         self.batch_chars = batch_chars
@@ -267,7 +272,8 @@ class Scorer(LanguageStages):
         findings: list[list[Finding]] = [[] for _ in analysed]
         for (n, s, h, topic), p in zip(keys, probs, strict=True):
             best = int(p.argmax())
-            conf = s.topics[topic] * float(p[best])
+            # Three independent decisions must all be right: topic, stance and holder.
+            conf = s.topics[topic] * float(p[best]) * h.confidence
             if conf < self.min_confidence:
                 continue
             art = analysed[n].article
@@ -288,6 +294,7 @@ class Scorer(LanguageStages):
                     paragraph=s.paragraph,
                     topic_confidence=s.topics[topic],
                     stance_confidence=float(p[best]),
+                    holder_confidence=h.confidence,
                     title=art.title,
                 )
             )
@@ -385,7 +392,7 @@ def score_article(
     text: str | Article,
     model=None,
     registry: Registry | str | Path | None = None,
-    min_confidence: float = 0.0,
+    min_confidence: float | None = None,
     *,
     id: str = "text",
     date: str | None = None,
@@ -411,7 +418,7 @@ def score_corpus(
     paths: Iterable[str | Path] | str | Path,
     model=None,
     registry: Registry | str | Path | None = None,
-    min_confidence: float = 0.0,
+    min_confidence: float | None = None,
     *,
     date: str | None = None,
     strict: bool = False,

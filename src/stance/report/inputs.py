@@ -31,7 +31,7 @@ def gather_findings(
     registry: Registry | str | Path | None = None,
     *,
     date: str | None = None,
-    min_confidence: float = 0.0,
+    min_confidence: float | None = None,
     on_problem: Callable[[str], None] | None = None,
 ) -> Gathered:
     """Read findings ``.jsonl`` files as they are and score every other input.
@@ -46,7 +46,7 @@ def gather_findings(
     to_score = []
     for p in paths:
         if p != "-" and is_findings_file(p):
-            out.findings += [f for f in load_findings(p) if f.confidence >= min_confidence]
+            out.findings += [f for f in load_findings(p) if f.confidence >= (min_confidence or 0.0)]
             out.findings_files += 1
         else:
             to_score.append(p)

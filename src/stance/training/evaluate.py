@@ -96,6 +96,7 @@ class EvaluationReport:
     attribution_found: int
     attribution_by_method: dict[str, int] = field(default_factory=dict)  # how found holders were found
     attribution_by_genre: dict[str, float] = field(default_factory=dict)
+    article_polar: PRF | None = None  # the article table's support/oppose cells only
     segmentation_agreement: float = 0.0  # share of gold sentences matched by exactly one pipeline sentence
     labels_digest: str = ""
 
@@ -110,6 +111,7 @@ class EvaluationReport:
             f"{p}sentence_precision": self.sentence.precision,
             f"{p}sentence_recall": self.sentence.recall,
             f"{p}sentence_polar_f1": self.sentence_polar.f1,
+            **({f"{p}article_polar_f1": self.article_polar.f1} if self.article_polar else {}),
             f"{p}attribution_accuracy": self.attribution_accuracy,
             f"{p}segmentation_agreement": self.segmentation_agreement,
         }
@@ -227,27 +229,42 @@ def align(spans: list[tuple[int, int]], start: int, end: int) -> int | None:
 
 
 def evaluate_pipeline(
-    labels_dir: str | Path, model=None, split: str = "test", min_confidence: float = 0.0
+    labels_dir: str | Path, model=None, split: str = "test", min_confidence: float | None = None
 ) -> EvaluationReport:
-    """Score the split's documents with the full pipeline and compare with the labels."""
+    """Score the split's documents with the full pipeline and compare with the labels.
+
+    ``min_confidence`` None: the model's own tuned ``position_threshold``, as ``stance score``.
+    """
     from ..labels import LabelSet
     from ..pipeline.scoring import Scorer
 
     labels = LabelSet.load(labels_dir)
     docs = rebuild_documents(labels, split)
     scorer = Scorer(model, labels.registry, min_confidence=min_confidence)
+    results = list(scorer.score(d.article for d in docs))
+    name = str(model) if model is None or isinstance(model, (str, Path)) else type(model).__name__
+    return compare_documents(docs, results, split, name, labels.digest)
+
+
+def compare_documents(
+    docs: list[GoldDocument], results, split: str, model: str = "", digest: str = "", min_confidence: float = 0.0
+) -> EvaluationReport:
+    """Compare scored documents with their gold items, keeping findings ≥ ``min_confidence``.
+
+    Separate from scoring so that one scoring pass can be compared at many thresholds.
+    """
     gold_sent, pred_sent, gold_art, pred_art = set(), set(), set(), set()
     found, by_method = 0, Counter()
     genre_hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     n_sentences, exact = 0, 0
-    results = scorer.score(d.article for d in docs)
     for gd, result in zip(docs, results, strict=True):
         doc = gd.article.id
+        kept = [f for f in result.findings if f.confidence >= min_confidence]
         n_sentences += len(gd.spans)
         holders: dict[int, dict[str, str]] = defaultdict(dict)
         per_gold = Counter()
         findings_at = defaultdict(list)
-        for f in result.findings:
+        for f in kept:
             findings_at[f.sentence].append(f)
         for s in result.sentences:
             k = align(gd.spans, s.start, s.end)
@@ -285,7 +302,7 @@ def evaluate_pipeline(
             for it in sorted(gd.items, key=lambda i: i["sent"])
         ]
         gold_art |= {(doc, p.actor, p.topic, p.stance) for p in actor_table(gold_findings)}
-        pred_art |= {(doc, p.actor, p.topic, p.stance) for p in result.positions}
+        pred_art |= {(doc, p.actor, p.topic, p.stance) for p in actor_table(kept)}
 
     def polar(rows: set) -> set:
         return {r for r in rows if r[-1] != "neutral"}
@@ -293,20 +310,47 @@ def evaluate_pipeline(
     n_gold = len(gold_sent)
     return EvaluationReport(
         split=split,
-        model=str(model) if model is None or isinstance(model, (str, Path)) else type(model).__name__,
+        model=model,
         documents=len(docs),
         sentences=n_sentences,
         gold_positions=n_gold,
         article=PRF.of(pred_art, gold_art),
         sentence=PRF.of(pred_sent, gold_sent),
         sentence_polar=PRF.of(polar(pred_sent), polar(gold_sent)),
+        article_polar=PRF.of(polar(pred_art), polar(gold_art)),
         attribution_accuracy=found / n_gold if n_gold else 0.0,
         attribution_found=found,
         attribution_by_method=dict(by_method),
         attribution_by_genre={g: h / t for g, (h, t) in sorted(genre_hits.items()) if t},
         segmentation_agreement=exact / n_sentences if n_sentences else 0.0,
-        labels_digest=labels.digest,
+        labels_digest=digest,
     )
+
+
+POSITION_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(15))  # 0.00 … 0.70
+
+
+def tune_position_threshold(classifier, labels, split: str = "dev") -> tuple[float, dict[float, float]]:
+    """The finding-confidence threshold with the best end-to-end F1 on ``split``'s documents.
+
+    Real reporting has many sentences that name a topic without taking a position; the
+    confidence (topic × stance × holder) is what separates them, so the cut is learned
+    end to end: one scoring pass, then the mean of article-level and sentence-level
+    support/oppose F1 at each threshold. Returns the threshold and the curve.
+    """
+    from ..pipeline.scoring import Scorer
+
+    docs = rebuild_documents(labels, split)
+    if not docs:
+        return 0.0, {}
+    scorer = Scorer(classifier, labels.registry, min_confidence=0.0)
+    results = list(scorer.score(d.article for d in docs))
+    curve = {}
+    for t in POSITION_THRESHOLDS:
+        r = compare_documents(docs, results, split, min_confidence=t)
+        curve[t] = (r.article_polar.f1 + r.sentence_polar.f1) / 2
+    best = max(curve, key=lambda t: (round(curve[t], 4), -t))  # ties: the lower cut, fewer losses
+    return best, curve
 
 
 def log_report(report: EvaluationReport, experiment: str, run_name: str = "evaluate-pipeline") -> str:

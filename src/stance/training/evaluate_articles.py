@@ -128,7 +128,9 @@ def article_files(folder: Path, gold_ids: set[str]) -> dict[str, Path]:
     return found
 
 
-def evaluate_articles(articles: str | Path, gold: str | Path, model=None, registry=None) -> ArticlesReport:
+def evaluate_articles(
+    articles: str | Path, gold: str | Path, model=None, registry=None, min_confidence: float | None = None
+) -> ArticlesReport:
     """Score the articles and compare them with the gold file (see the module docstring)."""
     from ..pipeline.reading import Article, read_inputs
     from ..pipeline.scoring import Scorer
@@ -136,7 +138,7 @@ def evaluate_articles(articles: str | Path, gold: str | Path, model=None, regist
     lines = load_gold(Path(gold))
     side_of = {g.actor: g.side for g in lines if g.actor}
     files = article_files(Path(articles), {g.article for g in lines})
-    scorer = model if isinstance(model, Scorer) else Scorer(model, registry)
+    scorer = model if isinstance(model, Scorer) else Scorer(model, registry, min_confidence=min_confidence)
     texts: dict[str, list[tuple[str, str]]] = defaultdict(list)
     seen = set()
     for g in lines:

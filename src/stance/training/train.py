@@ -29,7 +29,7 @@ from ..labels import LabelSet
 from ..models import family_class
 from ..models.params import validate_params
 from ..tracking import CLASSIFIER_ARTIFACT
-from .evaluate import evaluate_classifier
+from .evaluate import evaluate_classifier, tune_position_threshold
 from .holders import train_holder_model
 
 log = logging.getLogger(__name__)
@@ -163,6 +163,11 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None
             )
             classifier.params["topic_threshold"] = classifier.topic_threshold
         metrics = {"train_seconds": train_seconds, "topic_threshold": classifier.topic_threshold}
+        if len(dev_sentences):
+            classifier.position_threshold, curve = tune_position_threshold(classifier, labels)
+            classifier.params["position_threshold"] = classifier.position_threshold
+            metrics["position_threshold"] = classifier.position_threshold
+            mlflow.log_dict({str(t): f for t, f in curve.items()}, "position_threshold_curve.json")
         for split in ("dev", "test"):
             split_metrics, predictions = evaluate_classifier(classifier, labels, split)
             metrics.update({f"{split}_{k}": v for k, v in split_metrics.items()})
