@@ -543,3 +543,15 @@ def test_cli_scores_articles_and_reports_failed_inputs(tmp_path, tiny_model_dir,
     result = CliRunner().invoke(app, args[:2] + [str(tmp_path / "missing.txt")] + args[2:])
     assert result.exit_code == 1, result.output
     assert "missing.txt" in result.output and out.exists()
+
+
+def test_cli_report_refuses_duplicate_article_ids(tmp_path, tiny_model_dir, tiny_labels):
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"id": "same", "text": text, "date": "2025-03-04"} for text in ARTICLES.values()]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "report.html"
+    args = ["report", str(corpus), "--out", str(out), "--model", str(tiny_model_dir), "--labels", str(tiny_labels)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert f"{corpus}:2: error: duplicate article id 'same' (first at line 1)" in result.output
+    assert "1 articles" in result.output

@@ -282,8 +282,9 @@ class Scorer(LanguageStages):
                     stance=STANCES[best],
                     confidence=min(conf, 1.0),
                     attribution=h.method,
-                    start=s.start,
-                    end=s.end,
+                    # Offsets into the input as given, invisible characters included.
+                    start=art.source_offset(s.start),
+                    end=art.source_offset(s.end, end=True),
                     date=art.date,
                     paragraph=s.paragraph,
                     topic_confidence=s.topics[topic],
