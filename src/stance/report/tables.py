@@ -3,8 +3,10 @@
 In: findings (:class:`~stance.pipeline.findings.Finding`). Out: pandas frames — actor ×
 topic positions, the side roll-up, a per-date timeline and position changes. A cell's
 stance and confidence come from :func:`stance.pipeline.findings.vote`, the same vote as
-``stance score``; net stance is ``(support − oppose) / n`` over the ``n`` statements of a
-holder on a topic: +1 always for, −1 always against, 0 balanced or only neutral.
+``stance score``. Net stance weighs each statement by its confidence, as that vote does:
+``(Σ support − Σ oppose) / Σ all`` over the confidences of a holder's statements on a
+topic: +1 always for, −1 always against, 0 balanced or only neutral — and a 0.27-confidence
+statement moves it a quarter as much as a 0.95 one.
 """
 
 from __future__ import annotations
@@ -68,8 +70,15 @@ def _evidence(group: pd.DataFrame, stance: str, k: int) -> pd.DataFrame:
 def _cite(row) -> str:
     """``sentence [article or its title, date; stance confidence]`` for hovers and tables."""
     source = row.title or row.article
-    where = f"{source}, {row.date}" if row.date else source
-    return f"{row.text.strip()} [{where}; {row.stance} {row.confidence:.2f}]"
+    # pandas turns a missing date into NaN, which is truthy and prints as "nan".
+    when = row.date if isinstance(row.date, str) and row.date else "undated"
+    return f"{row.text.strip()} [{source}, {when}; {row.stance} {row.confidence:.2f}]"
+
+
+def net_stance(weight: dict[str, float]) -> float:
+    """(supporting − opposing confidence) / all confidence: −1 … +1, 0 when nothing counts."""
+    total = sum(weight.get(s, 0.0) for s in STANCES)
+    return (weight.get("support", 0.0) - weight.get("oppose", 0.0)) / total if total > 0 else 0.0
 
 
 def _aggregate(df: pd.DataFrame, keys: list[str], evidence: int) -> pd.DataFrame:
@@ -89,7 +98,7 @@ def _aggregate(df: pd.DataFrame, keys: list[str], evidence: int) -> pd.DataFrame
                 "support": sup,
                 "oppose": opp,
                 "neutral": neu,
-                "net": (sup - opp) / n,
+                "net": net_stance(weight),
                 "stance": label,
                 "confidence": confidence,
                 "articles": int(g["article"].nunique()),
