@@ -626,3 +626,13 @@ def test_cli_report_min_confidence(tmp_path, findings_file):
     assert f"{kept} findings" in result.output and kept < len(CORPUS)
     result = CliRunner().invoke(app, [*base, "--min-confidence", "0.99"])
     assert result.exit_code == 2 and "lower --min-confidence" in result.output
+
+
+def test_report_marks_inferred_sides():
+    grushko = {**finding("g", 0, "Russian Deputy Foreign Minister Alexander Grushko rejected a truce.", "grushko",
+                         "russia", "ceasefire", "oppose", 0.9, "2025-05-01"), "side_inferred": True}  # fmt: skip
+    report = Report.build([grushko, CORPUS[0]])
+    row = cell(report.positions, actor="grushko")
+    assert (row["side"], row["side_inferred"]) == ("russia", True)
+    assert not cell(report.positions, actor="trump")["side_inferred"]
+    assert "russia <small>(inferred)</small>" in report._positions_html()

@@ -290,7 +290,7 @@ def score_cmd(
     )
     try:
         with atomic_output(out) as stream:
-            writer = make_writer(fmt, stream, corpus.scorer.topics)
+            writer = make_writer(fmt, stream, corpus.scorer.topics, registry=corpus.scorer.registry)
             for result in corpus:
                 writer.article(result)
                 progress.update(corpus.n_articles, corpus.n_sentences)

@@ -223,7 +223,7 @@ class Report:
         for r in self.positions.to_dict("records"):
             cells = [
                 html.escape(r["name"]),
-                html.escape(r["side"]),
+                html.escape(r["side"]) + (" <small>(inferred)</small>" if r.get("side_inferred") else ""),
                 html.escape(r["topic"]),
                 f"<span class='{r['stance']}'>{r['stance']}</span>",
                 f"{r['net']:+.2f}",

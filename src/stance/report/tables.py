@@ -51,7 +51,8 @@ def _names(registry: Registry | None) -> Callable[[str], str]:
 def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
     """One row per finding, with the counting columns the tables sum."""
     rows = [f.model_dump() for f in findings]
-    df = pd.DataFrame(rows, columns=[*FINDING_KEYS, "title"])
+    df = pd.DataFrame(rows, columns=[*FINDING_KEYS, "side_inferred", "title"])
+    df["side_inferred"] = df["side_inferred"].fillna(False).astype(bool)
     for s in STANCES:
         df[s] = (df["stance"] == s).astype(int)
     return df
@@ -140,7 +141,7 @@ def position_table(
 
     Columns: actor, name, side, topic, n, support, oppose, neutral, net, stance,
     confidence (mean), articles, evidence (up to ``evidence`` sentences), first_date,
-    last_date. Ordered by side, then by how much an actor said.
+    last_date, side_inferred. Ordered by side, then by how much an actor said.
     """
     df = findings_frame(findings)
     cols = [
@@ -151,6 +152,7 @@ def position_table(
         *CELL_COLUMNS,
         "first_date",
         "last_date",
+        "side_inferred",
     ]
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -175,10 +177,17 @@ def position_table(
 
 
 def _with_names(table: pd.DataFrame, df: pd.DataFrame, registry: Registry | None) -> pd.DataFrame:
-    """Add each actor's display name and side (the side the scorer gave it most often)."""
+    """Add each actor's display name and side (the side the scorer gave it most often), and
+    whether that side was inferred (a new actor's title or nationality, not the registry)."""
     sides = df.groupby("actor")["side"].agg(lambda s: s.value_counts().index[0])
+    inferred = df.groupby("actor")["side_inferred"].any()
     name = _names(registry)
-    return table.assign(name=[name(a) for a in table["actor"]], side=[sides[a] for a in table["actor"]])
+    actors = table["actor"]
+    return table.assign(
+        name=[name(a) for a in actors],
+        side=[sides[a] for a in actors],
+        side_inferred=[bool(inferred[a]) for a in actors],
+    )
 
 
 def side_rollup(
