@@ -201,5 +201,6 @@ def test_duplicate_article_ids_are_refused_not_merged(cli, tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     result = cli(path)
     assert result.exit_code == 1
-    assert f"{path}:2: error: duplicate article id 'a' (first at line 1); give each article a unique id" in result.stderr
+    expected = f"{path}:2: error: duplicate article id 'a' (first at line 1); give each article a unique id"
+    assert expected in result.stderr
     assert {f["text"] for f in _lines(result)} <= {rows[0]["text"]}

@@ -309,7 +309,10 @@ def test_html_dates_come_from_metadata_or_a_dated_line_never_a_copyright_year(he
 def test_invisible_characters_are_dropped_and_offsets_point_into_the_input(tmp_path):
     from stance.pipeline.formats import remove_invisible, source_offset
 
-    raw = "Zelensky\u200b said Kyiv\ufeff would never cede Don\u00adbas.\u200e\n\nPe\u200bskov dis\u2060agreed.\u00a0Fine."
+    raw = (
+        "Zelensky\u200b said Kyiv\ufeff would never cede Don\u00adbas.\u200e\n\n"
+        "Pe\u200bskov dis\u2060agreed.\u00a0Fine."
+    )
     path = tmp_path / "z.txt"
     path.write_text(raw, encoding="utf-8")
     (art,), probs = _split(read_inputs([path]))

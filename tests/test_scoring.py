@@ -182,7 +182,10 @@ def test_empty_text_is_an_error(keyword_model, registry):
 
 
 def test_invisible_characters_do_not_hide_the_holder_and_offsets_stay_in_the_input(keyword_model, registry):
-    text = 'Zelensky\u200b said Kyiv would never cede Don\u00adbas.\n\n"We will never accept a truce,"\u200e Pes\u200dkov said.'
+    text = (
+        "Zelensky\u200b said Kyiv would never cede Don\u00adbas.\n\n"
+        '"We will never accept a truce,"\u200e Pes\u200dkov said.'
+    )
     result = score_article(text, model=keyword_model, registry=registry, id="zw")
     got = {(f.actor, f.topic, f.stance) for f in result.findings}
     assert got == {("zelensky", "territory", "oppose"), ("peskov", "ceasefire", "oppose")}

@@ -391,7 +391,7 @@ class _Reader:
             except ValidationError as exc:
                 yield InputProblem(name, line_no, f"{first_error(exc)}; skipped")
                 continue
-            if rec.id is not None:
+            if rec.id:  # without an id the article is called file:line, which is unique
                 first = self.ids.setdefault(rec.id, where)
                 if first != where:
                     at = f"line {first.rsplit(':', 1)[1]}" if first.rsplit(":", 1)[0] == name else first
