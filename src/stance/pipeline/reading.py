@@ -8,7 +8,10 @@ Nothing is read whole: JSONL corpora stream line by line and a text file is read
 ``max_chars`` characters (longer files are cut with a warning), so memory stays flat.
 Character offsets found later refer to :attr:`Article.text`; header lines (``date
 2025-03-04``, a title line) are blanked with spaces rather than removed, so offsets in a
-text file are offsets in the file.
+text file are offsets in the file. Invisible characters (zero-width, soft hyphens, bidi
+marks) are dropped, and :meth:`Article.source_offset` maps an offset back to the input as
+given. A JSONL id used twice is an error for the second line: outputs name articles by id,
+so two articles with one id would be merged.
 """
 
 from __future__ import annotations

@@ -4,9 +4,12 @@ In: :class:`~stance.reading.Article` records. Out: per article, a list of
 :class:`Sentence` records (index, text, character offsets into ``Article.text``,
 paragraph index) that carry their parsed spaCy span for the actor and attribution stages.
 
-Each paragraph is parsed as its own doc, all paragraphs of a batch of articles through
-one ``nlp.pipe`` call: a sentence never straddles a paragraph, and a huge text is parsed
-in bounded pieces rather than as one doc (spaCy's parser needs memory in proportion).
+Each paragraph is parsed as its own doc, the paragraphs of a batch of articles through
+``nlp.pipe`` in calls of bounded size: a sentence never straddles a paragraph, and a huge
+text is parsed in bounded pieces rather than as one doc (spaCy's parser needs memory in
+proportion). No sentence is longer than ``MAX_SENTENCE_CHARS``: a longer stretch without a
+sentence end is cut at spaces before parsing (an unpunctuated text would otherwise be one
+20,000-character sentence per piece).
 """
 
 from __future__ import annotations
@@ -155,7 +158,7 @@ def cap_runs(text: str, cap: int = MAX_SENTENCE_CHARS) -> list[tuple[int, str]]:
 
 
 def segment(texts: Sequence[str], nlp=None, batch_size: int = 128, entities: bool = False) -> list[list[Sentence]]:
-    """Sentences of each text, in order; one ``nlp.pipe`` call for all their paragraphs.
+    """Sentences of each text, in order; their paragraphs go through ``nlp.pipe`` together.
 
     ``entities=False`` leaves out the entity recogniser, the costliest component; the
     actor stage runs it on the paragraphs that need it (:meth:`ActorIndex.recognise`).
