@@ -190,3 +190,17 @@ def test_help_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_duplicate_article_ids_are_refused_not_merged(cli, tmp_path):
+    path = tmp_path / "corpus.jsonl"
+    rows = [
+        {"id": "a", "text": "Lavrov rejected any European troops in Ukraine."},
+        {"id": "a", "text": "Zelensky said Ukraine was ready for a ceasefire."},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = cli(path)
+    assert result.exit_code == 1
+    expected = f"{path}:2: error: duplicate article id 'a' (first at line 1); give each article a unique id"
+    assert expected in result.stderr
+    assert {f["text"] for f in _lines(result)} <= {rows[0]["text"]}

@@ -88,3 +88,16 @@ def test_cli_articles_and_gold(scorer, tiny_labels, tiny_model_dir, tmp_path):
     assert alone.exit_code == 2 and "--articles and --gold go together" in alone.output
     missing = runner.invoke(app, ["evaluate", "--articles", str(tmp_path), "--gold", str(gold), "--no-mlflow"])
     assert missing.exit_code == 2 and "no article file for gold article" in missing.output
+
+
+def test_two_files_for_one_gold_article_are_refused(tmp_path):
+    import shutil
+
+    from stance.errors import StanceError
+    from stance.training.evaluate_articles import article_files
+
+    folder = tmp_path / "articles"
+    shutil.copytree(ARTICLES, folder)
+    shutil.copy(folder / "a01_summit.txt", folder / "a01_copy.txt")
+    with pytest.raises(StanceError, match=r"a01_summit\.txt: duplicate article id 'a01' \(first in a01_copy\.txt\)"):
+        article_files(folder, {"a01", "a02"})

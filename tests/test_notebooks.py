@@ -160,6 +160,9 @@ def test_03_positions(tmp_path, trained):
     kinds = [fig["data"][0]["type"] for fig in figures]
     assert kinds[:2] == ["heatmap", "bar"]  # actor x topic, then the side roll-up
     assert len(figures) >= 3 and all(k == "scatter" for k in kinds[2:])  # timelines
+    # Each plotly figure carries a static PNG, so an exported notebook is never blank.
+    plotly_outputs = [o["data"] for c in nb.cells for o in c.get("outputs", []) if PLOTLY in o.get("data", {})]
+    assert plotly_outputs and all("image/png" in data for data in plotly_outputs)
     heatmap = figures[0]["data"][0]
     assert set(heatmap["x"]) <= {"ceasefire", "nato_membership"}
     assert any("Volodymyr Zelensky" in y for y in heatmap["y"])

@@ -217,3 +217,119 @@ def test_read_text_for_the_api():
     assert art.id == "k" and art.date == "2025-06-01" and probs == []
     none, probs = read_text("   ")
     assert none is None and "nothing to score" in probs[0].message
+
+
+def test_duplicate_jsonl_ids_are_refused_with_file_and_line(tmp_path):
+    first = tmp_path / "a.jsonl"
+    first.write_text(
+        "\n".join(
+            json.dumps({"id": i, "text": t})
+            for i, t in [("x", "Lavrov rejected a truce."), ("y", "Merz backed guarantees."), ("x", "Other text.")]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    second = tmp_path / "b.jsonl"
+    second.write_text(json.dumps({"id": "y", "text": "Yet another article."}) + "\n", encoding="utf-8")
+    arts, probs = _split(read_inputs([first, second]))
+    # Every output names articles by id: a second "x" would be merged with the first.
+    assert [(a.id, a.text) for a in arts] == [("x", "Lavrov rejected a truce."), ("y", "Merz backed guarantees.")]
+    assert [str(p) for p in probs] == [
+        f"{first}:3: error: duplicate article id 'x' (first at line 1); give each article a unique id; skipped",
+        f"{second}:1: error: duplicate article id 'y' (first at {first}:2); give each article a unique id; skipped",
+    ]
+    with pytest.raises(InputError, match=r"a\.jsonl:3: error: duplicate article id 'x'"):
+        list(read_inputs([first], strict=True))
+    # A file given twice (by itself and in its folder) is read once.
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "one.txt").write_text("Merz backed guarantees.", encoding="utf-8")
+    arts, (warn,) = _split(read_inputs([folder / "one.txt", folder]))
+    assert len(arts) == 1 and warn.level == "warning" and "given twice" in warn.message
+
+
+def test_a_numeric_or_non_string_text_is_an_error_with_its_line(tmp_path):
+    path = tmp_path / "c.jsonl"
+    rows = [{"id": 1, "text": 42}, {"id": 2, "text": ["a", "list"]}, {"id": 3, "text": True}, {"id": 4, "text": "ok."}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    arts, probs = _split(read_inputs([path]))
+    assert [a.id for a in arts] == ["4"]
+    assert [(p.line, p.level) for p in probs] == [(1, "error"), (2, "error"), (3, "error")]
+    assert "'text' is a number (42), not article text" in probs[0].message
+    assert "a list" in probs[1].message and "true/false" in probs[2].message
+
+
+NAV_ONLY = (
+    "<html><head><title>World news</title></head><body>"
+    "<nav><a href='/'>Home</a> <a href='/world'>World</a></nav>"
+    "<div class='footer'>Copyright 2019 Example News. All rights reserved.</div></body></html>"
+)
+
+
+def test_html_without_article_text_is_an_error_not_its_navigation(tmp_path):
+    path = tmp_path / "nav.html"
+    path.write_text(NAV_ONLY, encoding="utf-8")
+    arts, (problem,) = _split(read_inputs([path]))
+    assert arts == [] and problem.level == "error"
+    assert "no article text found" in problem.message
+    assert html_to_text(NAV_ONLY)[0] == ""
+    menu = "<html><body><div class='menu'><a>Home</a> <a>World</a> <a>Politics</a> <a>Sport</a></div></body></html>"
+    assert html_to_text(menu)[0] == ""
+
+
+ARTICLE_BODY = "<p>Zelensky said Ukraine was ready for a ceasefire in the sky and at sea, starting tomorrow.</p>"
+
+
+@pytest.mark.parametrize(
+    ("head", "body_top", "date"),
+    [
+        ("", "", None),  # only the copyright footer: no date, not 2019-01-01
+        ("<meta property='article:published_time' content='2025-11-18T10:00:00Z'>", "", "2025-11-18"),
+        (
+            '<script type="application/ld+json">{"@type": "NewsArticle", "datePublished": "2025-09-03T08:00:00"}'
+            "</script>",
+            "",
+            "2025-09-03",
+        ),
+        ("", "<time datetime='2025-10-02'>2 October</time>", "2025-10-02"),
+        ("", "<p>Published 4 August 2025</p>", "2025-08-04"),
+        ("", "<p class='byline'>By Ann Lee · December 15, 2025</p>", "2025-12-15"),
+    ],
+)
+def test_html_dates_come_from_metadata_or_a_dated_line_never_a_copyright_year(head, body_top, date):
+    page = (
+        f"<html><head><title>Truce talks</title>{head}</head><body><article>{body_top}{ARTICLE_BODY}</article>"
+        "<footer><p>Copyright 2019 Example News</p><p>© 2019 Example News</p></footer></body></html>"
+    )
+    text, meta, _ = html_to_text(page)
+    assert text.endswith("starting tomorrow.") and "Copyright" not in text and "©" not in text
+    assert meta["date"] == date
+
+
+def test_invisible_characters_are_dropped_and_offsets_point_into_the_input(tmp_path):
+    from stance.pipeline.formats import remove_invisible, source_offset
+
+    raw = (
+        "Zelensky\u200b said Kyiv\ufeff would never cede Don\u00adbas.\u200e\n\n"
+        "Pe\u200bskov dis\u2060agreed.\u00a0Fine."
+    )
+    path = tmp_path / "z.txt"
+    path.write_text(raw, encoding="utf-8")
+    (art,), probs = _split(read_inputs([path]))
+    assert probs == []
+    # ZWSP between letters separates words; the other invisible characters go; NBSP is a space.
+    assert art.text == "Zelensky said Kyiv would never cede Donbas.\n\nPe skov disagreed. Fine."
+    sentence = "Zelensky said Kyiv would never cede Donbas."
+    start = art.text.index(sentence)
+    src_start, src_end = art.source_offset(start), art.source_offset(start + len(sentence), end=True)
+    assert raw[src_start:src_end] == "Zelensky\u200b said Kyiv\ufeff would never cede Don\u00adbas."
+    text, gaps = remove_invisible(raw)
+    for i, ch in enumerate(text):
+        if ch != " ":
+            assert raw[source_offset(gaps, i)] == ch
+    assert remove_invisible("plain text") == ("plain text", [])
+    # JSONL texts and titles, too.
+    line = tmp_path / "c.jsonl"
+    line.write_text(json.dumps({"id": "a", "title": "T\u00aditle", "text": "Putin\u200d said no."}) + "\n")
+    (art,), _ = _split(read_inputs([line]))
+    assert (art.title, art.text) == ("Title", "Putin said no.")

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -313,7 +314,8 @@ def test_position_table_counts_and_net_stance(report):
     table = report.positions
     z = cell(table, actor="zelensky", topic="ceasefire")
     assert (z["support"], z["oppose"], z["neutral"], z["n"]) == (2, 0, 1, 3)
-    assert z["net"] == pytest.approx(2 / 3) and z["stance"] == "support"
+    # Net stance weighs statements by confidence: (0.85 + 0.8) / (0.85 + 0.8 + 0.7).
+    assert z["net"] == pytest.approx(1.65 / 2.35) and z["stance"] == "support"
     assert z["name"] == "Volodymyr Zelensky" and z["side"] == "ukraine"
     assert z["first_date"] == "2025-03-01" and z["last_date"] == "2025-04-10"
     # Evidence for a support position is the most confident supporting sentence.
@@ -321,9 +323,9 @@ def test_position_table_counts_and_net_stance(report):
     t = cell(table, actor="trump", topic="ceasefire")
     # One support at 0.9 against one oppose at 0.75: the confidence-weighted vote of
     # `stance score` says support (the report used to say "mixed").
-    assert (t["net"], t["stance"]) == (0.0, "support")
+    assert (t["net"], t["stance"]) == (pytest.approx(0.15 / 1.65), "support")
     m = cell(table, actor="macron", topic="security_guarantees")
-    assert (m["support"], m["oppose"], m["net"]) == (2, 1, pytest.approx(1 / 3))
+    assert (m["support"], m["oppose"], m["net"]) == (2, 1, pytest.approx(1.2 / 2.2))
     # Ordered by side (ukraine before russia before united_states ...).
     sides = ["ukraine", "russia", "united_states", "europe", "other"]
     assert list(dict.fromkeys(table["side"])) == sides
@@ -381,7 +383,7 @@ def test_heatmap_colour_is_net_stance_and_hover_holds_evidence(report):
     rows, cols = list(heat.y), list(heat.x)
     assert cols == ["ceasefire", "territory", "security_guarantees"]
     r = rows.index("Volodymyr Zelensky · ukraine")
-    assert heat.z[r][0] == pytest.approx(2 / 3)
+    assert heat.z[r][0] == pytest.approx(1.65 / 2.35)
     assert heat.text[r][0] == "3"
     assert "Zelensky said Ukraine was ready for a full truce" in heat.customdata[r][0]
     assert heat.zmin == -1 and heat.zmax == 1
@@ -414,7 +416,8 @@ def test_graphml_parses_and_edges_carry_the_counts(tmp_path, report):
     actors = {n for n, d in g.nodes(data=True) if d["kind"] == "actor"}
     assert nx.bipartite.is_bipartite_node_set(g, actors)
     e = g.edges["actor:trump", "topic:ceasefire"]
-    assert (e["support"], e["oppose"], e["neutral"], e["weight"], e["net"]) == (1, 1, 0, 2, 0.0)
+    assert (e["support"], e["oppose"], e["neutral"], e["weight"]) == (1, 1, 0, 2)
+    assert e["net"] == pytest.approx(0.15 / 1.65)
     e = g.edges["actor:zelensky", "topic:ceasefire"]
     assert (e["support"], e["neutral"], e["weight"]) == (2, 1, 2)
     assert g.number_of_edges() == len(report.positions)
@@ -543,3 +546,93 @@ def test_cli_scores_articles_and_reports_failed_inputs(tmp_path, tiny_model_dir,
     result = CliRunner().invoke(app, args[:2] + [str(tmp_path / "missing.txt")] + args[2:])
     assert result.exit_code == 1, result.output
     assert "missing.txt" in result.output and out.exists()
+
+
+def test_cli_report_refuses_duplicate_article_ids(tmp_path, tiny_model_dir, tiny_labels):
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [{"id": "same", "text": text, "date": "2025-03-04"} for text in ARTICLES.values()]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "report.html"
+    args = ["report", str(corpus), "--out", str(out), "--model", str(tiny_model_dir), "--labels", str(tiny_labels)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert f"{corpus}:2: error: duplicate article id 'same' (first at line 1)" in result.output
+    assert "1 articles" in result.output
+
+
+# -- issue 11: what users see -----------------------------------------------------------
+
+
+def test_hovers_show_quotes_as_quotes_and_undated_evidence_as_undated(report):
+    quoted = finding("q", 0, 'Zelensky said a truce was "a trap" for Ukraine & its allies.', "zelensky", "ukraine",
+                     "ceasefire", "oppose", 0.9, "2025-05-01")  # fmt: skip
+    fig = Report.build([quoted]).heatmap_figure()
+    hover = fig.data[0].customdata[0][0]
+    assert '"a trap"' in hover and "&quot;" not in hover and "&amp;" in hover  # < > & escaped, quotes not
+    assert "&#x27;" not in "".join(h for row in report.heatmap_figure().data[0].customdata for h in row)
+    cited = [e for ev in report.positions["evidence"] for e in ev]
+    assert "Peace without guarantees is no peace. [oped, undated; support 0.90]" in cited
+    assert not [e for e in cited if "nan" in e]
+
+
+def test_net_stance_weighs_statements_by_confidence():
+    sure = finding("w", 0, "Lavrov said Russia would never accept a truce.", "lavrov", "russia", "ceasefire",
+                   "oppose", 0.95, "2025-05-01")  # fmt: skip
+    unsure = finding("w", 1, "Lavrov said a truce could be discussed.", "lavrov", "russia", "ceasefire",
+                     "support", 0.27, "2025-05-01")  # fmt: skip
+    row = cell(position_table(as_findings([sure, unsure])), actor="lavrov", topic="ceasefire")
+    # One statement each way, but the confident one counts 3.5 times as much.
+    assert row["net"] == pytest.approx((0.27 - 0.95) / (0.27 + 0.95)) and row["stance"] == "oppose"
+    assert cell(side_rollup(as_findings([sure, unsure])), side="russia")["net"] == pytest.approx(row["net"])
+
+
+def test_timeline_points_that_share_a_date_and_value_are_drawn_apart():
+    same = [
+        finding("j", i, f"{name} backed a truce.", actor, side, "ceasefire", "support", 0.8, "2025-05-01")
+        for i, (name, actor, side) in enumerate(
+            [("Macron", "macron", "europe"), ("Starmer", "starmer", "europe"), ("Merz", "merz", "europe")]
+        )
+    ]
+    alone = finding("k", 0, "Macron again backed a truce.", "macron", "europe", "ceasefire", "support", 0.8,
+                    "2025-06-01")  # fmt: skip
+    report = Report.build([*same, alone])
+    spec = report.timeline_specs()["ceasefire"]
+    first = sorted(s.x[s.dates.index("2025-05-01")] for s in spec.series)
+    assert len(set(first)) == 3  # three actors at +1 on one date: three markers, not one
+    assert first[1] == pd.Timestamp("2025-05-01")  # centred on the true date
+    macron = next(s for s in spec.series if s.label.startswith("Macron"))
+    assert macron.x[macron.dates.index("2025-06-01")] == pd.Timestamp("2025-06-01")  # alone: not moved
+    fig = report.timeline_figures()["ceasefire"]
+    assert len({tuple(pd.to_datetime(t.x)) for t in fig.data}) == 3
+    assert "2025-05-01" in fig.data[0].customdata[0]  # hovers keep the true date
+
+
+def test_figure_views_carry_a_static_png_for_exported_notebooks(report):
+    import base64
+
+    for view in [report.heatmap_view(), report.rollup_view(), *report.timeline_views().values()]:
+        bundle = view._repr_mimebundle_()
+        assert bundle["application/vnd.plotly.v1+json"]["data"]
+        assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+        json.dumps(bundle)  # a notebook stores it as JSON
+
+
+def test_cli_report_min_confidence(tmp_path, findings_file):
+    out = tmp_path / "report.html"
+    base = ["report", str(findings_file), "--out", str(out), "--labels", str(LABELS)]
+    result = CliRunner().invoke(app, [*base, "--min-confidence", "0.8"])
+    assert result.exit_code == 0, result.output
+    kept = sum(1 for f in CORPUS if f["confidence"] >= 0.8)
+    assert f"{kept} findings" in result.output and kept < len(CORPUS)
+    result = CliRunner().invoke(app, [*base, "--min-confidence", "0.99"])
+    assert result.exit_code == 2 and "lower --min-confidence" in result.output
+
+
+def test_report_marks_inferred_sides():
+    grushko = {**finding("g", 0, "Russian Deputy Foreign Minister Alexander Grushko rejected a truce.", "grushko",
+                         "russia", "ceasefire", "oppose", 0.9, "2025-05-01"), "side_inferred": True}  # fmt: skip
+    report = Report.build([grushko, CORPUS[0]])
+    row = cell(report.positions, actor="grushko")
+    assert (row["side"], row["side_inferred"]) == ("russia", True)
+    assert not cell(report.positions, actor="trump")["side_inferred"]
+    assert "russia <small>(inferred)</small>" in report._positions_html()

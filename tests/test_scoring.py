@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -184,3 +185,17 @@ def test_frames_for_notebooks(keyword_model, registry):
 def test_empty_text_is_an_error(keyword_model, registry):
     with pytest.raises(StanceError, match="nothing to score"):
         score_article("  \n ", model=keyword_model, registry=registry)
+
+
+def test_invisible_characters_do_not_hide_the_holder_and_offsets_stay_in_the_input(keyword_model, registry):
+    text = (
+        "Zelensky\u200b said Kyiv would never cede Don\u00adbas.\n\n"
+        '"We will never accept a truce,"\u200e Pes\u200dkov said.'
+    )
+    result = score_article(text, model=keyword_model, registry=registry, id="zw")
+    got = {(f.actor, f.topic, f.stance) for f in result.findings}
+    assert got == {("zelensky", "territory", "oppose"), ("peskov", "ceasefire", "oppose")}
+    for f in result.findings:
+        # The sentence as scored has no invisible characters; its offsets are the input's.
+        assert "\u200b" not in f.text and "\u00ad" not in f.text
+        assert re.sub("[\u200b\u200d\u200e\u00ad]", "", text[f.start : f.end]) == f.text

@@ -65,3 +65,23 @@ def test_spacy_model_loaded_once_and_missing_model_is_one_line(monkeypatch):
     monkeypatch.setattr(segmentation, "SPACY_MODEL", "no_such_spacy_model")
     with pytest.raises(StanceError, match="no_such_spacy_model.*not installed"):
         load_nlp()
+
+
+def test_a_long_unpunctuated_text_is_cut_into_capped_sentences(nlp):
+    from stance.config import MAX_SENTENCE_CHARS
+    from stance.pipeline.segmentation import cap_runs
+
+    words = "zelensky said ukraine would never cede land and the talks went on with envoys from europe"
+    text = " ".join([words] * 400) + ". Peskov said a truce was a trap."  # ~36k characters, one sentence end
+    (sents,) = segment([text], nlp)
+    assert max(len(s.text) for s in sents) <= MAX_SENTENCE_CHARS
+    assert len(sents) >= len(text) // MAX_SENTENCE_CHARS
+    assert sents[-1].text == "Peskov said a truce was a trap."
+    for s in sents:
+        assert text[s.start : s.end] == s.text
+    # Cut at spaces, never inside a word, and hard only when there is no space at all.
+    pieces = cap_runs(text, 1000)
+    assert all(text[o : o + len(p)] == p for o, p in pieces) and all(len(p) <= 1000 for _, p in pieces[:-1])
+    assert all(not p[0].isspace() and text[o - 1] == " " for o, p in pieces[1:])
+    assert [len(p) for _, p in cap_runs("x" * 2500, 1000)] == [1000, 1000, 500]
+    assert cap_runs("Short. Text.", 1000) == [(0, "Short. Text.")]

@@ -127,3 +127,38 @@ def test_progress_only_when_asked(capsys):
     assert live.progress is not None
     live.close()
     assert live.progress is None
+
+
+JOINT = (
+    "Macron, Starmer and Merz said Europe was ready to send troops to guarantee the peace, and that planning for "
+    "the reassurance force had reached an advanced stage after weeks of talks among the chiefs of defence staff of "
+    "more than thirty countries in Paris and London."
+)
+
+
+def test_table_names_wraps_groups_joint_statements_and_marks_inferred_sides(keyword_model, registry, tmp_path):
+    text = JOINT + " Russian Deputy Foreign Minister Alexander Grushko said a truce was out of the question."
+    (tmp_path / "joint.txt").write_text(text, encoding="utf-8")
+    corpus = score_corpus(tmp_path, model=keyword_model, registry=registry)
+    results = list(corpus)
+    out = io.StringIO()
+    w = make_writer("table", out, keyword_model.topic_ids, registry=registry)
+    for r in results:
+        w.article(r)
+    w.finish(corpus)
+    got = out.getvalue()
+    flat = " ".join(got.split())
+    # Display names from the registry (and a new actor's own name), not ids.
+    for name in ("Emmanuel Macron", "Keir Starmer", "Friedrich Merz", "Alexander Grushko"):
+        assert name in got
+    assert "│ macron" not in got
+    # The long sentence is wrapped whole, not cut with an ellipsis.
+    assert " ".join(JOINT.split()) in flat.replace("… ", "") and "…" not in got
+    assert max(len(line) for line in got.splitlines()) <= 120
+    # The joint statement is one evidence entry listing its three holders.
+    evidence = got[got.index("evidence") :]
+    assert evidence.count("to send troops to guarantee") == 1
+    joint = next(line for line in evidence.splitlines() if "security_guarantees" in line)
+    assert all(name in joint for name in ("Emmanuel Macron", "Keir Starmer", "Friedrich Merz"))
+    # Grushko's side comes from his title, and the table says so.
+    assert "russia*" in got and "side inferred" in got

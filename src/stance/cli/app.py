@@ -186,6 +186,7 @@ def report_cmd(
     labels: LabelsOpt = LABELS_DIR,
     date: DateOpt = None,
     title: Annotated[str, typer.Option("--title", help="Heading of the report.")] = "Who holds which position",
+    min_confidence: MinConfOpt = 0.0,
 ) -> None:
     """Build the corpus report: actor x topic heatmap, side roll-up, timelines, position changes."""
     from ..labels.registry import Registry
@@ -201,10 +202,13 @@ def report_cmd(
         model=model,
         registry=registry or labels,
         date=date,
+        min_confidence=min_confidence,
         on_problem=lambda p: typer.echo(f"stance: {p}", err=True),
     )
     if not gathered.findings and gathered.problems and not gathered.articles_scored:
         fail(f"nothing could be scored ({len(gathered.problems)} input(s) failed)")
+    if not gathered.findings and min_confidence > 0:
+        fail(f"no findings with confidence >= {min_confidence}: lower --min-confidence")
     report = Report(gathered.findings, registry, title)
     written = [report.write_html(out)]
     if png:
@@ -292,7 +296,7 @@ def score_cmd(
     )
     try:
         with atomic_output(out) as stream:
-            writer = make_writer(fmt, stream, corpus.scorer.topics)
+            writer = make_writer(fmt, stream, corpus.scorer.topics, registry=corpus.scorer.registry)
             for result in corpus:
                 writer.article(result)
                 progress.update(corpus.n_articles, corpus.n_sentences)

@@ -22,18 +22,20 @@ import sys
 import time
 from typing import TYPE_CHECKING, TextIO
 
+from ..config import AUTHOR
 from ..errors import StanceError
 from ..pipeline.findings import EXTRA_KEYS, FINDING_KEYS
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from ..labels.registry import Registry
     from ..pipeline.findings import Position
     from ..pipeline.scoring import ArticleResult, CorpusResult
 
 FORMATS = ("table", "jsonl", "json", "csv")
 _STANCE_STYLE = {"support": "green", "oppose": "red", "neutral": "dim"}
-_EVIDENCE_CHARS = 160
+_INFERRED_NOTE = "  * side inferred from a title, nationality or organisation (not in the actor registry)"
 
 
 class Writer:
@@ -88,12 +90,28 @@ class JsonWriter(Writer):
 
 
 class TableWriter(Writer):
-    """Rich tables for people: colour on a terminal, plain text in a file or a pipe."""
+    """Rich tables for people: colour on a terminal, plain text in a file or a pipe.
 
-    def __init__(self, stream: TextIO, topics: list[str], color: bool | None = None, width: int | None = None):
+    Holders are shown by their display names (the registry's, or the name a new actor was
+    found under); a side read from a title or nationality is marked ``*``. Evidence lines
+    wrap to the terminal, and a sentence that gives several holders the same position (a
+    joint statement) is listed once with all of them.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        topics: list[str],
+        color: bool | None = None,
+        width: int | None = None,
+        registry: Registry | None = None,
+    ):
         from rich.console import Console
 
         super().__init__(stream, topics)
+        self.registry = registry
+        self.names: dict[str, str] = {}  # new actors' names, from every article so far
+        self.inferred: set[str] = set()  # actors whose side was inferred
         tty = stream.isatty() if hasattr(stream, "isatty") else False
         color = tty if color is None else color
         self.console = Console(
@@ -122,22 +140,48 @@ class TableWriter(Writer):
         head.truncate(self.console.width, overflow="ellipsis")
         self.console.print(head, no_wrap=True)
         self.n += 1
+        self.names.update({n.id: n.name for n in result.new_actors})
+        inferred = {f.actor for f in result.findings if f.side_inferred}
+        self.inferred |= inferred
         if not result.positions:
             self.console.print("  no positions found", style="dim")
             return
-        self.console.print(self.pivot(result.positions, "actor"))
+        self.console.print(self.pivot(result.positions, "actor", inferred=inferred))
         self.console.print(self.pivot(result.sides, "side"))
-        self.console.print(Text("evidence", style="bold"))
-        for p in result.positions:
-            line = Text(f"  {p.actor} · {p.topic} · ")
-            line.append(p.stance, style=_STANCE_STYLE[p.stance])
-            line.append(f" {p.confidence:.2f} — s{p.evidence_sentence}: ")
-            line.append(_clip(p.evidence), style="italic")
-            # One line per cell of the table: the sentence is cut to the terminal's width.
-            line.truncate(self.console.width, overflow="ellipsis")
-            self.console.print(line, no_wrap=True)
+        self.console.print(self.evidence(result.positions))
+        if inferred & {p.actor for p in result.positions}:
+            self.console.print(_INFERRED_NOTE, style="dim")
 
-    def pivot(self, rows: list[Position], first: str, title: str = "", by_date: bool = False):
+    def name(self, actor: str) -> str:
+        """The display name of a holder: registry name, new actor's name, else its id."""
+        if self.registry is not None and actor in self.registry.actors and actor != AUTHOR:
+            return self.registry.name_of(actor)
+        return self.names.get(actor, actor)
+
+    def evidence(self, positions: list[Position]):
+        """One entry per evidence sentence and position: holders who share the sentence, the
+        topic and the stance (a joint statement) are one entry; the sentence wraps, indented."""
+        from rich.console import Group
+        from rich.padding import Padding
+        from rich.text import Text
+
+        groups: dict[tuple, list[Position]] = {}
+        for p in positions:
+            groups.setdefault((p.evidence_article, p.evidence_sentence, p.topic, p.stance), []).append(p)
+        parts = [Text("evidence", style="bold")]
+        for (_, sentence, topic, stance), ps in groups.items():
+            confs = sorted(p.confidence for p in ps)
+            conf = f"{confs[0]:.2f}" if confs[-1] - confs[0] < 0.005 else f"{confs[0]:.2f}–{confs[-1]:.2f}"
+            who = Text(", ".join(self.name(p.actor) for p in ps) + f" · {topic} · ")
+            who.append(stance, style=_STANCE_STYLE[stance])
+            who.append(f" {conf} — s{sentence}:")
+            said = Text(" ".join(ps[0].evidence.split()), style="italic")
+            parts += [Padding(who, (0, 0, 0, 2), expand=False), Padding(said, (0, 0, 0, 6), expand=False)]
+        return Group(*parts)
+
+    def pivot(
+        self, rows: list[Position], first: str, title: str = "", by_date: bool = False, inferred: set[str] | None = None
+    ):
         """An actor (or side) × topic table; each cell: stance, confidence, ×sentences."""
         from rich.table import Table
         from rich.text import Text
@@ -154,8 +198,13 @@ class TableWriter(Writer):
         cells: dict[tuple, dict[str, Position]] = {}
         for r in rows:
             cells.setdefault((r.date, r.actor, r.side), {})[r.topic] = r
+        marked = self.inferred if inferred is None else inferred
         for (date, actor, side), by_topic in cells.items():
-            head = ([date or ""] if by_date else []) + [actor] + ([side] if first == "actor" else [])
+            if first == "actor":
+                who = [self.name(actor), f"{side}*" if actor in marked else side]
+            else:
+                who = [actor]
+            head = ([date or ""] if by_date else []) + who
             row = []
             for t in topics:
                 p = by_topic.get(t)
@@ -186,17 +235,22 @@ class TableWriter(Writer):
             )
             if tables["positions"]:
                 self.console.print(self.pivot(tables["positions"], "actor", title="actors (all articles)"))
+                if self.inferred & {p.actor for p in tables["positions"]}:
+                    self.console.print(_INFERRED_NOTE, style="dim")
                 self.console.print(self.pivot(tables["sides"], "side", title="sides (all articles)"))
                 self.console.print(self.pivot(tables["sides_by_date"], "side", title="sides by date", by_date=True))
         super().finish()
 
 
-def make_writer(fmt: str, stream: TextIO, topics: list[str], color: bool | None = None) -> Writer:
+def make_writer(
+    fmt: str, stream: TextIO, topics: list[str], color: bool | None = None, registry: Registry | None = None
+) -> Writer:
+    """A writer for ``fmt``; ``registry`` gives the table its display names."""
     writers = {"jsonl": JsonlWriter, "json": JsonWriter, "csv": CsvWriter, "table": TableWriter}
     if fmt not in writers:
         raise StanceError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if fmt == "table":
-        return TableWriter(stream, topics, color=color)
+        return TableWriter(stream, topics, color=color, registry=registry)
     return writers[fmt](stream, topics)
 
 
@@ -247,11 +301,6 @@ class ProgressReporter:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
-
-
-def _clip(text: str, n: int = _EVIDENCE_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
 def frame_table(frame: pd.DataFrame, title: str = ""):

@@ -8,9 +8,11 @@ passes:
    possessive is a separate token), longest match first, with case rules so that "US"
    is not "us" and "Trump" is not "trump";
 2. named entities the registry lacks (PERSON, ORG, NORP, GPE), kept as new actors with a
-   slug id and side ``other`` — a person by surname (``marchenko``), so "Olena Marchenko"
-   and a later "Marchenko" are one actor; demonyms ("Ukrainian", "British") are mapped to
-   the registry's country when one fits.
+   slug id — a person by surname (``marchenko``), so "Olena Marchenko" and a later
+   "Marchenko" are one actor; demonyms ("Ukrainian", "British") are mapped to the
+   registry's country when one fits. A new actor's side is inferred from its title,
+   nationality or organisation (:mod:`.sides`: "Russian Deputy Foreign Minister Alexander
+   Grushko" → russia, marked ``side_inferred``), else ``other``.
 
 New actors are per article (:class:`ArticleActors`) and reported with the results.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 
 from ..config import AUTHOR
 from ..labels.registry import Actor, Registry
+from .sides import SideCues, infer_side
 
 PERSON, GROUP, PLACE = "person", "group", "place"
 _NEW_LABELS = {"PERSON": PERSON, "ORG": GROUP, "NORP": GROUP, "GPE": PLACE}
@@ -93,6 +96,7 @@ class NewActor:
     side: str = "other"
     kind: str = PERSON
     role: str = ""  # from an apposition ("an analyst at ..."), for "the analyst said"
+    side_inferred: bool = False  # side read from a title or nationality (:mod:`.sides`)
 
 
 @dataclass
@@ -166,6 +170,7 @@ class ActorIndex:
                 self.patterns[nlp.vocab.strings.add(name)] = (actor.id, tuple(t.text for t in doc))
                 self.matcher.add(name, [doc])
         self.demonyms = self._demonym_table()
+        self.side_cues = SideCues.load()
         self._demonym_cache: dict[str, str | None] = {}
 
     def _demonym_table(self) -> dict[str, str]:
@@ -326,13 +331,13 @@ class ArticleActors:
             kind = _NEW_LABELS.get(ent.label_)
             if kind is None or taken.intersection(range(ent.start, ent.end)):
                 continue
-            mention = self._entity_mention(ent, kind)
+            mention = self._entity_mention(ent, kind, mentions)
             if mention is not None:
                 mentions.append(mention)
                 taken.update(range(ent.start, ent.end))
         return sorted(mentions, key=lambda m: m.start)
 
-    def _entity_mention(self, ent, kind: str) -> Mention | None:
+    def _entity_mention(self, ent, kind: str, known: list[Mention]) -> Mention | None:
         tokens = [t for t in ent if t.is_alpha or t.text in {"-", "."} or "-" in t.text]
         while tokens and (tokens[0].lower_ in {"the", "a", "an"} or tokens[0].is_punct):
             tokens = tokens[1:]
@@ -351,6 +356,11 @@ class ArticleActors:
                 return Mention(actor, info.side, start, end, name, info.kind, True)
         actor_id = self._new_actor(name, kind, ent)
         new = self.new[actor_id]
+        if new.side == "other":
+            # Each mention may say more: "Grushko" first, "Russia's Grushko" later.
+            side = infer_side(ent, known, self.index.side_cues)
+            if side is not None:
+                new.side, new.side_inferred = side, True
         return Mention(actor_id, new.side, start, end, name, new.kind, False)
 
     def _new_actor(self, name: str, kind: str, ent) -> str:

@@ -48,7 +48,7 @@ FINDING_KEYS = (
     "end",
     "date",
 )
-EXTRA_KEYS = ("paragraph", "topic_confidence", "stance_confidence", "holder_confidence")
+EXTRA_KEYS = ("paragraph", "topic_confidence", "stance_confidence", "holder_confidence", "side_inferred")
 _ROUNDED = ("confidence", "topic_confidence", "stance_confidence", "holder_confidence")
 
 
@@ -72,6 +72,9 @@ class Finding(BaseModel):
     topic_confidence: float = 0.0
     stance_confidence: float = 0.0
     holder_confidence: float = 1.0
+    # True when the holder is not in the registry and its side was read from its title,
+    # nationality or organisation ("Russian Deputy Foreign Minister Alexander Grushko").
+    side_inferred: bool = False
     title: str = ""  # the article's title, for reports; not part of the JSONL record
 
     @field_validator("article", mode="before")

@@ -8,6 +8,7 @@ articles and problems; nothing here reads files.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import io
 import re
@@ -46,7 +47,13 @@ def parse_date(value: object) -> str | None:
 
 def html_to_text(html: str) -> tuple[str, dict, str | None]:
     """Main text of an HTML page (paragraphs separated by blank lines), its metadata, and a
-    note when the boilerplate-free extraction failed and all visible text was used instead."""
+    note when the boilerplate-free extraction failed and all visible text was used instead.
+
+    A page whose extracted text holds no prose (only a menu such as "Home World", or a
+    copyright line) gives ``""``: it has no article to score. The date comes only from
+    real date metadata (meta tags, JSON-LD ``datePublished``, ``<time datetime>``, a
+    dated URL) or a dated line near the top of the text, never from a copyright year.
+    """
     import trafilatura
 
     meta: dict = {}
@@ -58,6 +65,8 @@ def html_to_text(html: str) -> tuple[str, dict, str | None]:
             include_comments=False,
             include_tables=False,
             favor_recall=True,
+            # htmldate's extensive search falls back to the copyright year of the footer.
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
     except Exception:  # trafilatura raises assorted lxml errors on broken markup
         doc = None
@@ -71,15 +80,79 @@ def html_to_text(html: str) -> tuple[str, dict, str | None]:
             "url": d.get("url"),
             "source": d.get("sitename") or d.get("hostname"),
         }
-    if not text.strip():
+    else:
         text = _visible_text(html)
         if text.strip():
             note = "main text not found in the HTML page: scored all its visible text"
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not _COPYRIGHT.search(ln)]
     # trafilatura repeats the <h1> headline as the first line: it is the title, not prose.
     if lines and meta.get("title") and lines[0] == meta["title"].strip():
         lines = lines[1:]
+    if not any(_is_prose(ln) for ln in lines):
+        return "", meta, None
+    found = None if meta.get("date") else dated_line(lines)
+    if found:
+        meta["date"] = found
     return "\n\n".join(lines), meta, note
+
+
+_COPYRIGHT = re.compile(r"^\W*(?:©|\(c\)|copyright\b)|\ball rights reserved\b", re.IGNORECASE)
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        1,
+    )
+    for m in names
+}
+_MONTH = r"(?P<month>[A-Za-z]{3,9})\.?"
+_DATED_LINE = [
+    re.compile(r"(?P<year>\d{4})-(?P<mon>\d{2})-(?P<day>\d{2})"),
+    re.compile(rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)? {_MONTH},? (?P<year>\d{{4}})\b"),
+    re.compile(rf"\b{_MONTH} (?P<day>\d{{1,2}})(?:st|nd|rd|th)?,? (?P<year>\d{{4}})\b"),
+]
+_DATE_LINE_CHARS = 120  # a byline or dateline, not a sentence that mentions a date
+_DATE_LINES = 5  # only near the top: a date further down is about something else
+
+
+def dated_line(lines: list[str]) -> str | None:
+    """The date of a short dated line near the top ("Published 4 August 2025", "By X ·
+    15 December 2025", "2025-08-04"), or None. Only full dates count: a year alone does not."""
+    for line in lines[:_DATE_LINES]:
+        if len(line) > _DATE_LINE_CHARS or _COPYRIGHT.search(line):
+            continue
+        for pattern in _DATED_LINE:
+            m = pattern.search(line)
+            if not m:
+                continue
+            month = int(m["mon"]) if "mon" in m.groupdict() else _MONTHS.get(m["month"].lower())
+            if month is None:
+                continue
+            found = parse_date(f"{m['year']}-{month:02d}-{int(m['day']):02d}")
+            if found:
+                return found
+    return None
+
+
+def _is_prose(line: str) -> bool:
+    """A line of running text, not a menu ("Home World Politics") or a label: words, some
+    of them lower-case, and a sentence end or enough of them."""
+    words = line.split()
+    lower = sum(1 for w in words if w[:1].islower())
+    return (len(words) >= 2 and lower >= 1 and line.endswith(_FINAL_PUNCT)) or (len(words) >= 4 and lower >= 2)
 
 
 def _visible_text(html: str) -> str:
@@ -125,6 +198,59 @@ def _visible_text(html: str) -> str:
     parser = _Text()
     parser.feed(html)
     return "\n".join(" ".join(ln.split()) for ln in "".join(parser.parts).splitlines())
+
+
+# Characters that print as nothing but split words for spaCy and the actor matcher:
+# zero-width space/joiners, word joiner, invisible operators, BOM, soft hyphen, bidi marks.
+_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Spaces and line breaks spaCy does not treat as such; replaced one for one (offsets hold).
+_ODD_SPACES = str.maketrans(
+    {
+        **dict.fromkeys(
+            "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000", " "
+        ),
+        "\u2028": "\n",
+        "\u2029": "\n",
+    }
+)
+
+
+def remove_invisible(text: str) -> tuple[str, list[int]]:
+    """The text without invisible characters, and where they were.
+
+    A zero-width space between two letters becomes a space (it separates words there);
+    every other invisible character is dropped. The second value lists, for each dropped
+    character, the offset in the returned text where it stood, so
+    :func:`source_offset` maps an offset of the returned text back to the input.
+    """
+    text = text.translate(_ODD_SPACES)
+    if not _INVISIBLE.search(text):
+        return text, []
+    parts, gaps, pos = [], [], 0
+    out_len = 0
+    for m in _INVISIBLE.finditer(text):
+        i = m.start()
+        parts.append(text[pos:i])
+        out_len += i - pos
+        pos = i + 1
+        if text[i] == "\u200b" and 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum():
+            parts.append(" ")
+            out_len += 1
+        else:
+            gaps.append(out_len)
+    parts.append(text[pos:])
+    return "".join(parts), gaps
+
+
+def source_offset(gaps: list[int], offset: int, end: bool = False) -> int:
+    """An offset of the text :func:`remove_invisible` returned, as an offset of its input.
+
+    A start offset skips the invisible characters before it; an end offset stops short of
+    those right after the last character.
+    """
+    if not gaps:
+        return offset
+    return offset + (bisect.bisect_left(gaps, offset) if end else bisect.bisect_right(gaps, offset))
 
 
 def strip_header(text: str, markdown: bool) -> tuple[str, dict]:

@@ -8,7 +8,10 @@ Nothing is read whole: JSONL corpora stream line by line and a text file is read
 ``max_chars`` characters (longer files are cut with a warning), so memory stays flat.
 Character offsets found later refer to :attr:`Article.text`; header lines (``date
 2025-03-04``, a title line) are blanked with spaces rather than removed, so offsets in a
-text file are offsets in the file.
+text file are offsets in the file. Invisible characters (zero-width, soft hyphens, bidi
+marks) are dropped, and :meth:`Article.source_offset` maps an offset back to the input as
+given. A JSONL id used twice is an error for the second line: outputs name articles by id,
+so two articles with one id would be merged.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import codecs
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,8 +34,10 @@ from .formats import (
     blank_markdown,
     html_to_text,
     parse_date,
+    remove_invisible,
     replacing_decoder,
     sniff_suffix,
+    source_offset,
     strip_header,
 )
 
@@ -54,9 +59,16 @@ class Article:
     source: str = ""
     url: str = ""
     origin: str = ""  # file[:line] it came from, for messages
+    # Offsets in ``text`` where invisible characters of the input were dropped (see
+    # :func:`~.formats.remove_invisible`); empty when the text is the input as given.
+    gaps: list[int] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         self.origin = self.origin or self.id
+
+    def source_offset(self, offset: int, end: bool = False) -> int:
+        """An offset into :attr:`text` as an offset into the input as the user gave it."""
+        return source_offset(self.gaps, offset, end)
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,14 @@ class _Record(BaseModel):
     date: str | None = None
     source: str | None = ""
     url: str | None = ""
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _a_string(cls, v):
+        # Ids may be numbers, text may not: a number there is a wrong column, not an article.
+        if v is not None and not isinstance(v, str):
+            raise ValueError(f"'text' is {_json_kind(v)}, not article text: put the article's text in 'text'")
+        return v
 
     @field_validator("text")
     @classmethod
@@ -138,11 +158,23 @@ def read_text(
     return article, [i for i in items if isinstance(i, InputProblem)]
 
 
+def _json_kind(v: object) -> str:
+    if isinstance(v, bool):
+        return "true/false"
+    if isinstance(v, (int, float)):
+        return f"a number ({v})"
+    return {list: "a list", dict: "an object"}.get(type(v), type(v).__name__)
+
+
 class _Reader:
     def __init__(self, date: str | None, max_chars: int, stdin: BinaryIO | None = None):
         self.date = date
         self.max_chars = max_chars
         self.stdin = stdin
+        # JSONL id → file:line of its first article: every output names articles by id,
+        # so two articles with one id would be merged into one.
+        self.ids: dict[str, str] = {}
+        self.files: set[Path] = set()  # files read so far (a folder and a file in it overlap)
 
     # -- dispatch ---------------------------------------------------------------------
     def read_path(self, raw: str) -> Iterator[Article | InputProblem]:
@@ -169,6 +201,11 @@ class _Reader:
 
     def read_file(self, path: Path) -> Iterator[Article | InputProblem]:
         name = str(path)
+        resolved = path.resolve()
+        if resolved in self.files:
+            yield InputProblem(name, 0, "given twice (by itself and in a folder?): read once", "warning")
+            return
+        self.files.add(resolved)
         try:
             with path.open("rb") as fh:
                 head = fh.read(_SNIFF_BYTES)
@@ -275,15 +312,18 @@ class _Reader:
     ) -> Iterator[Article | InputProblem]:
         text, problems = self._cut(name, text, size)
         yield from problems
+        # Before the header is read: "Headline.\u200e" is a sentence, not a title.
+        text, gaps = remove_invisible(text)
         text, meta = strip_header(text, markdown)
         if not text.strip():
             yield InputProblem(name, 0, "no text after the header lines: nothing to score")
             return
         if markdown:
             text = blank_markdown(text)
-        yield Article(
+        yield _article(
             id=name,
             text=text,
+            gaps=gaps,
             title=meta.get("title", ""),
             date=meta.get("date") or self.date,
             source=meta.get("source", ""),
@@ -300,11 +340,16 @@ class _Reader:
             yield InputProblem(name, 0, problem, "warning" if text.strip() else "error")
         if not text.strip():
             if not problem:
-                yield InputProblem(name, 0, "no article text found in the HTML page")
+                yield InputProblem(
+                    name,
+                    0,
+                    "no article text found in the HTML page (only navigation or boilerplate): "
+                    "pass the article's own page, or its text",
+                )
             return
         text, cut = self._cut(name, text)
         yield from cut
-        yield Article(
+        yield _article(
             id=name,
             text=text,
             title=meta.get("title") or "",
@@ -349,12 +394,22 @@ class _Reader:
             except ValidationError as exc:
                 yield InputProblem(name, line_no, f"{first_error(exc)}; skipped")
                 continue
+            if rec.id:  # without an id the article is called file:line, which is unique
+                first = self.ids.setdefault(rec.id, where)
+                if first != where:
+                    at = f"line {first.rsplit(':', 1)[1]}" if first.rsplit(":", 1)[0] == name else first
+                    yield InputProblem(
+                        name,
+                        line_no,
+                        f"duplicate article id {rec.id!r} (first at {at}); give each article a unique id; skipped",
+                    )
+                    continue
             art_date = parse_date(rec.date)
             if rec.date and art_date is None:
                 yield InputProblem(name, line_no, f"date {rec.date!r} is not YYYY-MM-DD: ignored", "warning")
             text, cut = self._cut(where, rec.text)
             yield from cut
-            yield Article(
+            yield _article(
                 id=rec.id or where,
                 text=text,
                 title=rec.title or "",
@@ -363,3 +418,12 @@ class _Reader:
                 url=rec.url or "",
                 origin=where,
             )
+
+
+def _article(**fields) -> Article:
+    """An :class:`Article` with invisible characters dropped from its text and title; the
+    article remembers where, so offsets still point into the input as given."""
+    if "gaps" not in fields:
+        fields["text"], fields["gaps"] = remove_invisible(fields["text"])
+    fields["title"] = remove_invisible(fields.get("title") or "")[0].strip()
+    return Article(**fields)

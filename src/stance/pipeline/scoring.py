@@ -262,7 +262,8 @@ class Scorer(LanguageStages):
         for (n, s), context in zip(sentences, self._contexts(sentences), strict=True):
             for topic in (t for t in self.topics if s.topics[t] >= threshold):
                 for h in s.holders:
-                    rows.append({"text": s.text, "context": context, "actor": h.actor, "side": h.side, "topic": topic})
+                    side, _ = _side(analysed[n], h)
+                    rows.append({"text": s.text, "context": context, "actor": h.actor, "side": side, "topic": topic})
                     keys.append((n, s, h, topic))
         probs = (
             np.asarray(self.model.predict_stance(pd.DataFrame(rows)), dtype=float)
@@ -277,24 +278,27 @@ class Scorer(LanguageStages):
             if conf < self.min_confidence:
                 continue
             art = analysed[n].article
+            side, inferred = _side(analysed[n], h)
             findings[n].append(
                 Finding(
                     article=art.id,
                     sentence=s.index,
                     text=s.text,
                     actor=h.actor,
-                    side=h.side,
+                    side=side,
                     topic=topic,
                     stance=STANCES[best],
                     confidence=min(conf, 1.0),
                     attribution=h.method,
-                    start=s.start,
-                    end=s.end,
+                    # Offsets into the input as given, invisible characters included.
+                    start=art.source_offset(s.start),
+                    end=art.source_offset(s.end, end=True),
                     date=art.date,
                     paragraph=s.paragraph,
                     topic_confidence=s.topics[topic],
                     stance_confidence=float(p[best]),
                     holder_confidence=h.confidence,
+                    side_inferred=inferred,
                     title=art.title,
                 )
             )
@@ -320,6 +324,15 @@ class Scorer(LanguageStages):
             out.append(prev[1] if prev[0] == n else "")
             prev = (n, s.text)
         return out
+
+
+def _side(analysed: _Analysed, holder: Holder) -> tuple[str, bool]:
+    """A holder's side and whether it was inferred: a new actor's side as last inferred in
+    the article (a later "Russia's deputy foreign minister" settles an earlier "Grushko")."""
+    new = analysed.actors.new.get(holder.actor)
+    if new is None:
+        return holder.side, False
+    return new.side, new.side_inferred
 
 
 def _describe(exc: BaseException) -> str:

@@ -4,9 +4,12 @@ In: :class:`~stance.reading.Article` records. Out: per article, a list of
 :class:`Sentence` records (index, text, character offsets into ``Article.text``,
 paragraph index) that carry their parsed spaCy span for the actor and attribution stages.
 
-Each paragraph is parsed as its own doc, all paragraphs of a batch of articles through
-one ``nlp.pipe`` call: a sentence never straddles a paragraph, and a huge text is parsed
-in bounded pieces rather than as one doc (spaCy's parser needs memory in proportion).
+Each paragraph is parsed as its own doc, the paragraphs of a batch of articles through
+``nlp.pipe`` in calls of bounded size: a sentence never straddles a paragraph, and a huge
+text is parsed in bounded pieces rather than as one doc (spaCy's parser needs memory in
+proportion). No sentence is longer than ``MAX_SENTENCE_CHARS``: a longer stretch without a
+sentence end is cut at spaces before parsing (an unpunctuated text would otherwise be one
+20,000-character sentence per piece).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import SPACY_MODEL
+from ..config import MAX_SENTENCE_CHARS, SPACY_MODEL
 from ..errors import StanceError
 
 MAX_PARAGRAPH_CHARS = 20_000
@@ -24,6 +27,9 @@ MAX_PARAGRAPH_CHARS = 20_000
 _WRAPPED_LINE = 120
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _HAS_WORD = re.compile(r"\w")
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|$)")
+# Characters parsed per nlp.pipe call: the parser's memory grows with the text in flight.
+_PIPE_CHARS = 100_000
 
 _nlp = None
 
@@ -81,7 +87,9 @@ def paragraphs(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> list[tuple[in
     return [(s, t) for s, t, _ in paragraph_pieces(text, max_chars)]
 
 
-def paragraph_pieces(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> list[tuple[int, str, int]]:
+def paragraph_pieces(
+    text: str, max_chars: int = MAX_PARAGRAPH_CHARS, max_sentence: int = MAX_SENTENCE_CHARS
+) -> list[tuple[int, str, int]]:
     out: list[tuple[int, str, int]] = []
     pos, para = 0, 0
     for m in [*_BLANK_LINE.finditer(text), None]:
@@ -101,7 +109,8 @@ def paragraph_pieces(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> list[tu
                 continue
             start += len(chunk) - len(chunk.lstrip())
             for piece_start, piece in _cut(stripped, max_chars):
-                out.append((start + piece_start, piece, para))
+                for run_start, run in cap_runs(piece, max_sentence):
+                    out.append((start + piece_start + run_start, run, para))
             para += 1
         pos = m.end() if m else len(text)
     return out
@@ -124,8 +133,32 @@ def _cut(text: str, max_chars: int) -> list[tuple[int, str]]:
     return pieces
 
 
+def cap_runs(text: str, cap: int = MAX_SENTENCE_CHARS) -> list[tuple[int, str]]:
+    """(offset, piece) of ``text`` such that no stretch without a sentence end is longer
+    than ``cap``: such stretches are cut at a space (or hard at ``cap``). Each piece is
+    parsed as its own doc, so the cut is a sentence boundary."""
+    if len(text) <= cap:
+        return [(0, text)]
+    pieces: list[tuple[int, str]] = []
+    start = run = 0  # start of the current piece; start of the current run
+    for m in [*_SENTENCE_END.finditer(text), None]:
+        end = m.end() if m else len(text)
+        while end - run > cap:
+            cut = text.rfind(" ", run + cap // 2, run + cap + 1)
+            cut = cut if cut > run else run + cap
+            pieces.append((start, text[start:cut]))
+            start = cut
+            while start < len(text) and text[start].isspace():
+                start += 1
+            run = start
+        run = max(run, end)
+    if start < len(text):
+        pieces.append((start, text[start:]))
+    return pieces
+
+
 def segment(texts: Sequence[str], nlp=None, batch_size: int = 128, entities: bool = False) -> list[list[Sentence]]:
-    """Sentences of each text, in order; one ``nlp.pipe`` call for all their paragraphs.
+    """Sentences of each text, in order; their paragraphs go through ``nlp.pipe`` together.
 
     ``entities=False`` leaves out the entity recogniser, the costliest component; the
     actor stage runs it on the paragraphs that need it (:meth:`ActorIndex.recognise`).
@@ -137,24 +170,54 @@ def segment(texts: Sequence[str], nlp=None, batch_size: int = 128, entities: boo
             jobs.append((i, start, para))
             pieces.append(piece)
     result: list[list[Sentence]] = [[] for _ in texts]
-    docs = nlp.pipe(pieces, batch_size=batch_size, disable=[] if entities else ["ner"])
+    docs = _pipe(nlp, pieces, batch_size, disable=[] if entities else ["ner"])
     for (i, start, para), doc in zip(jobs, docs, strict=True):
         sentences = result[i]
         for span in doc.sents:
-            sent = _trim(span)
-            if sent is None or not _HAS_WORD.search(sent.text):
-                continue
-            sentences.append(
-                Sentence(
-                    index=len(sentences),
-                    text=sent.text,
-                    start=start + sent.start_char,
-                    end=start + sent.end_char,
-                    paragraph=para,
-                    span=sent,
+            for sent in _capped(_trim(span)):
+                if not _HAS_WORD.search(sent.text):
+                    continue
+                sentences.append(
+                    Sentence(
+                        index=len(sentences),
+                        text=sent.text,
+                        start=start + sent.start_char,
+                        end=start + sent.end_char,
+                        paragraph=para,
+                        span=sent,
+                    )
                 )
-            )
     return result
+
+
+def _pipe(nlp, pieces: list[str], batch_size: int, disable: list[str]):
+    """``nlp.pipe`` over the pieces, in calls of at most ``_PIPE_CHARS`` characters."""
+    group: list[str] = []
+    size = 0
+    for piece in [*pieces, None]:
+        if piece is None or (group and size + len(piece) > _PIPE_CHARS):
+            yield from nlp.pipe(group, batch_size=batch_size, disable=disable)
+            group, size = [], 0
+        if piece is not None:
+            group.append(piece)
+            size += len(piece)
+
+
+def _capped(span, cap: int = MAX_SENTENCE_CHARS) -> list:
+    """The span, or token runs of at most ``cap`` characters where the parser made a
+    longer sentence (spaCy may join what :func:`cap_runs` kept apart)."""
+    if span is None:
+        return []
+    if len(span.text) <= cap:
+        return [span]
+    out, first = [], span.start
+    doc = span.doc
+    for tok in span:
+        if tok.i > first and tok.idx + len(tok.text) - doc[first].idx > cap:
+            out.append(doc[first : tok.i])
+            first = tok.i
+    out.append(doc[first : span.end])
+    return [s for s in (_trim(s) for s in out) if s is not None]
 
 
 def _trim(span):

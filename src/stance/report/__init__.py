@@ -8,11 +8,12 @@ GraphML).
 
 from ..pipeline.findings import Finding, FindingsError, as_findings, is_findings_file, load_findings, read_source
 from .inputs import Gathered, gather_findings
-from .page import Report
+from .page import FigureView, Report
 from .tables import findings_frame, position_changes, position_table, side_rollup, timeline
 
 __all__ = [
     "Finding",
+    "FigureView",
     "FindingsError",
     "Gathered",
     "Report",

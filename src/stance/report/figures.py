@@ -75,6 +75,9 @@ class Series:
     hover: list[str]
     is_author: bool
     shown: bool
+    # Where the points are drawn: the dates, nudged apart where several actors share a date
+    # and a value (one would hide the others); hovers keep the true dates.
+    x: list = field(default_factory=list)
 
 
 @dataclass
@@ -87,6 +90,12 @@ class TimelineSpec:
     hidden: int = 0
 
 
+def _esc(text: str) -> str:
+    """Escape for plotly's hover markup: ``<``, ``>``, ``&`` only — plotly shows ``&quot;``
+    as typed, so quotes stay quotes."""
+    return html.escape(text, quote=False)
+
+
 def _hover_lines(evidence: list[str], width: int = 90) -> str:
     return "<br>".join("• " + "<br>  ".join(textwrap.wrap(e, width)) for e in evidence)
 
@@ -97,12 +106,12 @@ def _label(name: str, side: str) -> str:
 
 def _cell_hover(holder: str, rec: dict, evidence: int | None = None) -> str:
     """Hover text of one aggregate: the holder, the counts and the evidence sentences."""
-    where = f" · {rec['date']}" if rec.get("date") else f" on <b>{html.escape(rec['topic'])}</b>"
+    where = f" · {rec['date']}" if rec.get("date") else f" on <b>{_esc(rec['topic'])}</b>"
     return (
-        f"<b>{html.escape(holder)}</b>{where}: {rec['stance']}<br>"
+        f"<b>{_esc(holder)}</b>{where}: {rec['stance']}<br>"
         f"net {rec['net']:+.2f} · {rec['support']} support, {rec['oppose']} oppose, "
         f"{rec['neutral']} neutral · {rec['articles']} article(s)<br>"
-        + _hover_lines([html.escape(e) for e in rec["evidence"][:evidence]])
+        + _hover_lines([_esc(e) for e in rec["evidence"][:evidence]])
     )
 
 
@@ -151,7 +160,7 @@ def rollup_spec(sides: pd.DataFrame, topics: list[str] | None = None) -> RollupS
                 segments=_diverging(r),
                 net=r["net"],
                 label_x=r["support"] + r["neutral"] / 2,
-                hover=_cell_hover(r["side"], r, evidence=2) + f"<br>actors: {html.escape(', '.join(r['actors']))}",
+                hover=_cell_hover(r["side"], r, evidence=2) + f"<br>actors: {_esc(', '.join(r['actors']))}",
             )
             for r in recs
         ]
@@ -181,19 +190,52 @@ def timeline_spec(
                 shown=actor in shown,
             )
         )
+    xs = _jittered([(actor, s) for actor, s in zip(ranked, series, strict=True)])
+    for actor, s in zip(ranked, series, strict=True):
+        s.x = [xs[(actor, d)] for d in s.dates]
     points = []
     if changes is not None and not changes.empty:
         net = {(r["actor"], r["date"]): r["net"] for r in sub.to_dict("records")}
         for c in changes[changes["topic"] == topic].to_dict("records"):
             hover = (
-                f"<b>position change</b>: {html.escape(c['name'])}<br>{c['before_date']} "
+                f"<b>position change</b>: {_esc(c['name'])}<br>{c['before_date']} "
                 f"{c['before_stance']} → {c['after_date']} {c['after_stance']}<br>"
-                + _hover_lines([html.escape(c["before_evidence"]), html.escape(c["after_evidence"])])
+                + _hover_lines([_esc(c["before_evidence"]), _esc(c["after_evidence"])])
             )
             points.append(
-                {**c, "net": net[(c["actor"], c["after_date"])], "hover": hover, "shown": c["actor"] in shown}
+                {
+                    **c,
+                    "net": net[(c["actor"], c["after_date"])],
+                    "x": xs[(c["actor"], c["after_date"])],
+                    "hover": hover,
+                    "shown": c["actor"] in shown,
+                }
             )
     return TimelineSpec(topic, series, points, hidden=max(len(ranked) - top, 0))
+
+
+# A point that shares its date and value with others moves this share of the timeline's
+# span (at least a day) per neighbour, so every actor's marker stays visible.
+JITTER = 0.012
+
+
+def _jittered(series: list[tuple[str, Series]]) -> dict[tuple[str, str], pd.Timestamp]:
+    """(actor, date) → where to draw it: the date, spread sideways among the actors that
+    have the same date and (rounded) net stance, in legend order, centred on the date."""
+    dates = sorted({d for _, s in series for d in s.dates})
+    if not dates:
+        return {}
+    span = max((pd.Timestamp(dates[-1]) - pd.Timestamp(dates[0])).total_seconds(), 86_400.0)
+    step = pd.Timedelta(seconds=span * JITTER)
+    groups: dict[tuple[str, float], list[str]] = {}
+    for actor, s in series:
+        for d, v in zip(s.dates, s.net, strict=True):
+            groups.setdefault((d, round(v, 2)), []).append(actor)
+    out = {}
+    for (d, _), actors in groups.items():
+        for i, actor in enumerate(actors):
+            out[(actor, d)] = pd.Timestamp(d) + step * (i - (len(actors) - 1) / 2)
+    return out
 
 
 # --- plotly -----------------------------------------------------------------------------
@@ -296,7 +338,7 @@ def timeline_figure(spec: TimelineSpec) -> go.Figure:
     fig = go.Figure()
     for s in spec.series:
         fig.add_scatter(
-            x=pd.to_datetime(s.dates),
+            x=s.x or pd.to_datetime(s.dates),
             y=s.net,
             mode="markers" if s.is_author else "lines+markers",
             name=s.label,
@@ -307,7 +349,7 @@ def timeline_figure(spec: TimelineSpec) -> go.Figure:
         )
     if spec.changes:
         fig.add_scatter(
-            x=pd.to_datetime([c["after_date"] for c in spec.changes]),
+            x=[c.get("x", pd.Timestamp(c["after_date"])) for c in spec.changes],
             y=[c["net"] for c in spec.changes],
             mode="markers",
             name="position change",

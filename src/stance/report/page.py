@@ -8,10 +8,12 @@ each written atomically.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import html
+import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +31,41 @@ if TYPE_CHECKING:  # pragma: no cover
     import plotly.graph_objects as go
 
     from ..labels.registry import Registry
+
+
+class FigureView:
+    """A report figure for notebooks: interactive plotly where the frontend runs plotly
+    (JupyterLab, VS Code), and a static PNG drawn with matplotlib everywhere else — an
+    HTML export, nbconvert, GitHub — so a figure is never blank. No browser or kaleido
+    needed."""
+
+    def __init__(self, figure: go.Figure, draw_png: Callable[[], object], dpi: int = 110):
+        self.figure = figure
+        self._draw = draw_png
+        self.dpi = dpi
+
+    def png(self) -> bytes:
+        buf = io.BytesIO()
+        self._draw().savefig(buf, format="png", dpi=self.dpi, bbox_inches="tight")
+        return buf.getvalue()
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        import json
+
+        return {
+            "application/vnd.plotly.v1+json": {
+                **json.loads(self.figure.to_json()),
+                "config": {"displaylogo": False, "responsive": True},
+            },
+            "image/png": base64.b64encode(self.png()).decode("ascii"),
+            "text/plain": f"<figure: {self.figure.layout.title.text or 'report figure'}>",
+        }
+
+    def show(self) -> None:
+        """Display in a notebook (the same as leaving the view last in a cell)."""
+        from IPython.display import display
+
+        display(self)
 
 
 def _slug(text: str) -> str:
@@ -105,6 +142,22 @@ class Report:
     def timeline_figures(self) -> dict[str, go.Figure]:
         return {t: figures.timeline_figure(spec) for t, spec in self.timeline_specs().items()}
 
+    # notebook views: plotly with a static fallback
+
+    def heatmap_view(self) -> FigureView:
+        spec = figures.heatmap_spec(self.positions, self.topics)
+        return FigureView(figures.heatmap_figure(spec), lambda: png.heatmap_png(spec))
+
+    def rollup_view(self) -> FigureView:
+        spec = figures.rollup_spec(self.sides, self.topics)
+        return FigureView(figures.rollup_figure(spec), lambda: png.rollup_png(spec))
+
+    def timeline_views(self) -> dict[str, FigureView]:
+        return {
+            t: FigureView(figures.timeline_figure(spec), lambda spec=spec: png.timeline_png(spec))
+            for t, spec in self.timeline_specs().items()
+        }
+
     # files
 
     def write_html(self, path: str | Path) -> Path:
@@ -170,7 +223,7 @@ class Report:
         for r in self.positions.to_dict("records"):
             cells = [
                 html.escape(r["name"]),
-                html.escape(r["side"]),
+                html.escape(r["side"]) + (" <small>(inferred)</small>" if r.get("side_inferred") else ""),
                 html.escape(r["topic"]),
                 f"<span class='{r['stance']}'>{r['stance']}</span>",
                 f"{r['net']:+.2f}",
@@ -272,8 +325,9 @@ q {{ font-style: italic; }}
 </head>
 <body>
 <h1>{title}</h1>
-<p>Net stance = (supporting − opposing statements) / all statements of a holder on a topic:
-+1 always for, −1 always against. Hover over a cell, bar or point for the evidence.</p>
+<p>Net stance = (supporting − opposing) / all statements of a holder on a topic, each
+statement weighted by its confidence: +1 always for, −1 always against. Hover over a cell,
+bar or point for the evidence.</p>
 {summary}
 {figures}
 <section><h2>Position changes</h2>

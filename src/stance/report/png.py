@@ -74,11 +74,13 @@ def timeline_png(spec: TimelineSpec):
     ax = fig.subplots()
     for s in spec.series:
         if s.shown:
-            ax.plot(pd.to_datetime(s.dates), s.net, marker="o", linewidth=0 if s.is_author else 1.2, label=s.label)
+            ax.plot(
+                s.x or pd.to_datetime(s.dates), s.net, marker="o", linewidth=0 if s.is_author else 1.2, label=s.label
+            )
     points = [c for c in spec.changes if c["shown"]]
     if points:
         ax.scatter(
-            pd.to_datetime([c["after_date"] for c in points]),
+            [c.get("x", pd.Timestamp(c["after_date"])) for c in points],
             [c["net"] for c in points],
             marker="*",
             s=220,

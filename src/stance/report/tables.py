@@ -3,8 +3,10 @@
 In: findings (:class:`~stance.pipeline.findings.Finding`). Out: pandas frames — actor ×
 topic positions, the side roll-up, a per-date timeline and position changes. A cell's
 stance and confidence come from :func:`stance.pipeline.findings.vote`, the same vote as
-``stance score``; net stance is ``(support − oppose) / n`` over the ``n`` statements of a
-holder on a topic: +1 always for, −1 always against, 0 balanced or only neutral.
+``stance score``. Net stance weighs each statement by its confidence, as that vote does:
+``(Σ support − Σ oppose) / Σ all`` over the confidences of a holder's statements on a
+topic: +1 always for, −1 always against, 0 balanced or only neutral — and a 0.27-confidence
+statement moves it a quarter as much as a 0.95 one.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ def _names(registry: Registry | None) -> Callable[[str], str]:
 def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
     """One row per finding, with the counting columns the tables sum."""
     rows = [f.model_dump() for f in findings]
-    df = pd.DataFrame(rows, columns=[*FINDING_KEYS, "title"])
+    df = pd.DataFrame(rows, columns=[*FINDING_KEYS, "side_inferred", "title"])
+    df["side_inferred"] = df["side_inferred"].fillna(False).astype(bool)
     for s in STANCES:
         df[s] = (df["stance"] == s).astype(int)
     return df
@@ -68,8 +71,15 @@ def _evidence(group: pd.DataFrame, stance: str, k: int) -> pd.DataFrame:
 def _cite(row) -> str:
     """``sentence [article or its title, date; stance confidence]`` for hovers and tables."""
     source = row.title or row.article
-    where = f"{source}, {row.date}" if row.date else source
-    return f"{row.text.strip()} [{where}; {row.stance} {row.confidence:.2f}]"
+    # pandas turns a missing date into NaN, which is truthy and prints as "nan".
+    when = row.date if isinstance(row.date, str) and row.date else "undated"
+    return f"{row.text.strip()} [{source}, {when}; {row.stance} {row.confidence:.2f}]"
+
+
+def net_stance(weight: dict[str, float]) -> float:
+    """(supporting − opposing confidence) / all confidence: −1 … +1, 0 when nothing counts."""
+    total = sum(weight.get(s, 0.0) for s in STANCES)
+    return (weight.get("support", 0.0) - weight.get("oppose", 0.0)) / total if total > 0 else 0.0
 
 
 def _aggregate(df: pd.DataFrame, keys: list[str], evidence: int) -> pd.DataFrame:
@@ -89,7 +99,7 @@ def _aggregate(df: pd.DataFrame, keys: list[str], evidence: int) -> pd.DataFrame
                 "support": sup,
                 "oppose": opp,
                 "neutral": neu,
-                "net": (sup - opp) / n,
+                "net": net_stance(weight),
                 "stance": label,
                 "confidence": confidence,
                 "articles": int(g["article"].nunique()),
@@ -131,7 +141,7 @@ def position_table(
 
     Columns: actor, name, side, topic, n, support, oppose, neutral, net, stance,
     confidence (mean), articles, evidence (up to ``evidence`` sentences), first_date,
-    last_date. Ordered by side, then by how much an actor said.
+    last_date, side_inferred. Ordered by side, then by how much an actor said.
     """
     df = findings_frame(findings)
     cols = [
@@ -142,6 +152,7 @@ def position_table(
         *CELL_COLUMNS,
         "first_date",
         "last_date",
+        "side_inferred",
     ]
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -166,10 +177,17 @@ def position_table(
 
 
 def _with_names(table: pd.DataFrame, df: pd.DataFrame, registry: Registry | None) -> pd.DataFrame:
-    """Add each actor's display name and side (the side the scorer gave it most often)."""
+    """Add each actor's display name and side (the side the scorer gave it most often), and
+    whether that side was inferred (a new actor's title or nationality, not the registry)."""
     sides = df.groupby("actor")["side"].agg(lambda s: s.value_counts().index[0])
+    inferred = df.groupby("actor")["side_inferred"].any()
     name = _names(registry)
-    return table.assign(name=[name(a) for a in table["actor"]], side=[sides[a] for a in table["actor"]])
+    actors = table["actor"]
+    return table.assign(
+        name=[name(a) for a in actors],
+        side=[sides[a] for a in actors],
+        side_inferred=[bool(inferred[a]) for a in actors],
+    )
 
 
 def side_rollup(

@@ -120,6 +120,11 @@ def article_files(folder: Path, gold_ids: set[str]) -> dict[str, Path]:
         if f.suffix.lower() not in SUPPORTED or f.name.startswith("."):
             continue
         key = f.stem if f.stem in gold_ids else f.stem.split("_", 1)[0]
+        if key in found:
+            # Two files for one article would be scored as one and merge their positions.
+            raise StanceError(
+                f"{f}: duplicate article id {key!r} (first in {found[key].name}); keep one file per gold article"
+            )
         if key in gold_ids:
             found[key] = f
     missing = sorted(gold_ids - set(found))
