@@ -156,7 +156,7 @@ def read_export(tasks: Any, path: str) -> tuple[list[Annotated], list[Problem], 
         data, tid = task["data"], task.get("id", "?")
         missing = [k for k in _DATA_KEYS if k not in data]
         if missing:
-            where(f"task {tid}: data lacks {', '.join(missing)}: only tasks made by `stance labels suggest` can be imported")
+            where(f"task {tid}: data lacks {', '.join(missing)}: import only tasks made by `stance labels suggest`")
             continue
         if not isinstance(data["sent"], int) or data["sent"] < 0 or not str(data["text"]).strip():
             where(f"task {tid}: data 'sent' must be a sentence index >= 0 and 'text' a sentence")
