@@ -125,7 +125,7 @@ def import_export(export: str | Path, labels_dir: str | Path, seed: int = 13) ->
     article_split = {a: s for m in manifest for a, s in m.get("articles", {}).items()}
     labelled = {normalise(r.get("text", "")): (r.get("doc"), r.get("sent")) for r in positions}
     keep: list[Annotated] = []
-    seen: dict[tuple[str, int], Annotated] = {}
+    seen: dict = {}  # (article, sentence) and sentence text → the first task that has it
     proposed: dict[str, str] = {}
     for a in annotated:
         key = (a.article, a.sent)
@@ -136,15 +136,16 @@ def import_export(export: str | Path, labels_dir: str | Path, seed: int = 13) ->
             doc, sent = labelled[normalise(a.text)]
             report.duplicates.append(f"task {a.task}: sentence already labelled (doc {doc!r} sentence {sent})")
             continue
-        if key in seen:
-            if set(seen[key].positions) != set(a.positions):
+        twin = seen.get(key) or seen.get(normalise(a.text))
+        if twin is not None:
+            if set(twin.positions) != set(a.positions):
                 problems.append(
-                    Problem(str(export), a.item, f"task {a.task}: same sentence as item {seen[key].item}, other labels")
+                    Problem(str(export), a.item, f"task {a.task}: same sentence as item {twin.item}, other labels")
                 )
             else:
-                report.duplicates.append(f"task {a.task}: same sentence as task {seen[key].task}")
+                report.duplicates.append(f"task {a.task}: same sentence as task {twin.task}")
             continue
-        seen[key] = a
+        seen[key] = seen[normalise(a.text)] = a
         new = {p.new_holder: _registered(p.new_holder, registry) for p in a.positions if p.new_holder}
         if not all(new.values()):
             for name, actor in new.items():
