@@ -184,7 +184,7 @@ def score_candidates(
         findings = scorer.predict_stance(analysed, sentences)
         contexts = scorer._contexts(sentences)
         frame = pd.DataFrame({"text": [s.text for _, s in sentences], "context": contexts})
-        other_topics = [np.asarray(m.predict_topics(frame), dtype=float) for m in others] if len(frame) else []
+        other_topics = [(m.topic_ids, np.asarray(m.predict_topics(frame), dtype=float)) for m in others if len(frame)]
         row_of = {id(s): i for i, (_, s) in enumerate(sentences)}
         for n, a in enumerate(analysed):
             counts["articles"] += 1
@@ -207,7 +207,7 @@ def score_candidates(
                     "topic": max((_closeness(p, threshold) for p in s.topics.values()), default=0.0),
                     "stance": max((1.0 - f.stance_confidence for f in fs), default=0.0),
                     "holder": _holder_doubt(holder_model, a.candidates[i] if a.candidates else [], fs),
-                    "disagreement": _disagreement(s, scorer.topics, threshold, other_topics, row, fs, other_stance),
+                    "disagreement": _disagreement(s, other_topics, row, fs, other_stance),
                     "new_holder": float(any(h.actor not in scorer.registry.actors for h in s.holders) and bool(fs)),
                     "author_near_speaker": float(_author_near_speaker(a, i, fs)),
                 }
@@ -275,13 +275,12 @@ def _other_stances(others, fs, analysed, contexts, row_of) -> list[dict]:
     return out
 
 
-def _disagreement(s, topics, threshold, other_topics, row, fs, other_stance) -> float:
+def _disagreement(s, other_topics, row, fs, other_stance) -> float:
     """The largest gap between the models: a topic one detects and another does not, or a
     finding whose stance another model reads differently."""
     gaps = [0.0]
-    for probs in other_topics:
-        for t, p in zip(topics, probs[row], strict=True):
-            gaps.append(abs(float(p) - s.topics[t]))
+    for ids, probs in other_topics:  # by topic id: the families may order their topics differently
+        gaps += [abs(float(p) - s.topics[t]) for t, p in zip(ids, probs[row], strict=True) if t in s.topics]
     for table in other_stance:
         gaps += [float(table.get((f.sentence, f.actor, f.topic), f.stance) != f.stance) for f in fs]
     return max(gaps)
