@@ -219,10 +219,16 @@ def labels_studio(
 ) -> None:
     """Start Label Studio on 127.0.0.1, create or open the project, and wait (Ctrl-C stops it)."""
     import json
+    import signal
     import time
 
     from ..labels.registry import Registry
     from ..labels.server import STUDIO_DATA, LabelStudio
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` stops Label Studio too, as Ctrl-C does
     from ..labels.studio import PROJECT_TITLE, labelling_config
 
     studio = LabelStudio(data or STUDIO_DATA, port=port)

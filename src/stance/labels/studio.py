@@ -63,7 +63,8 @@ def labelling_config(registry: Registry) -> str:
     ET.SubElement(view, "View", style="padding: 0.6em; border-left: 4px solid #f59e0b; background: #fffbeb")
     view[-1].append(ET.Element("Text", name=SENTENCE, value="$text", granularity="word"))
     ET.SubElement(view, "Text", name="after", value="$after", granularity="word")
-    ET.SubElement(view, "Text", name="why", value="$why", granularity="word")
+    why = ET.SubElement(view, "View", style="margin-top: 0.4em; color: #6b7280; font-style: italic")
+    ET.SubElement(why, "Text", name="why", value="$why", granularity="word")
     none = ET.SubElement(view, "Choices", name=NO_POSITION, toName=SENTENCE, choice="multiple")
     ET.SubElement(
         none,
