@@ -11,9 +11,14 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 UI_PORT ?= 5000
+# Label Studio has its own environment: its pins would move numpy, pyarrow and pytz under
+# MLflow, pandas and torch. stance talks to it over HTTP only (src/stance/labels/server.py).
+LS_VENV := .venv-label-studio
+LS_STAMP := $(LS_VENV)/.installed
+PORT ?= 8080
 
 .DEFAULT_GOAL := help
-.PHONY: help install train ui test lint bench evaluate score-examples report clean
+.PHONY: help install train ui test lint bench evaluate score-examples report label clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -24,7 +29,18 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install stance with its dev tools (torch pinned to the CPU build)
+# An empty, migrated database beside it: a new Label Studio data folder starts from a copy
+# in seconds instead of migrating for minutes.
+$(LS_STAMP): constraints.txt
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/python -m pip install --quiet -c constraints.txt label-studio
+	rm -rf $(LS_VENV)/template
+	LABEL_STUDIO_USERNAME= LABEL_STUDIO_PASSWORD= LATEST_VERSION_CHECK=false \
+		$(LS_VENV)/bin/label-studio init --quiet --data-dir $(LS_VENV)/template > $(LS_VENV)/template.log 2>&1
+	touch $(LS_STAMP)
+
+install: $(STAMP) $(LS_STAMP) ## create .venv (stance, dev tools; torch pinned to the CPU build) and .venv-label-studio
 
 train: $(STAMP) ## validate labels/, train every model family, log to MLflow, register and export the champion
 	$(BIN)/stance labels check
@@ -34,7 +50,7 @@ ui: $(STAMP) ## start the MLflow UI on 127.0.0.1 against the project's tracking 
 	@echo "MLflow UI: http://127.0.0.1:$(UI_PORT)  (store: $(MLFLOW_TRACKING_URI))"
 	$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --host 127.0.0.1 --port $(UI_PORT)
 
-test: $(STAMP) ## run the test suite (tiny models, temporary tracking stores)
+test: $(STAMP) $(LS_STAMP) ## run the test suite (tiny models, temporary tracking stores)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP) ## ruff check and ruff format --check over src/ and tests/
@@ -53,5 +69,8 @@ score-examples: $(STAMP) ## score the articles in examples/ with the champion
 report: $(STAMP) ## build reports/report.html (+ PNG figures, GraphML) from examples/
 	$(BIN)/stance report examples/ --out reports/report.html --png reports/figures --graphml reports/positions.graphml
 
+label: $(STAMP) $(LS_STAMP) ## Label Studio on 127.0.0.1 (PORT=8080) with the stance project; TASKS=tasks.json adds tasks
+	$(BIN)/stance labels studio --port $(PORT) $(if $(TASKS),--tasks $(TASKS))
+
 clean: ## remove the virtual environment, caches and the local tracking store
-	rm -rf $(VENV) .pytest_cache .ruff_cache mlflow.db mlartifacts models/champion reports
+	rm -rf $(VENV) $(LS_VENV) .pytest_cache .ruff_cache mlflow.db mlartifacts models/champion reports

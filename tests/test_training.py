@@ -84,6 +84,7 @@ def test_run_artifacts_and_dataset(trained):
     assert run.inputs.dataset_inputs, "dataset not logged"
     assert run.inputs.dataset_inputs[0].dataset.digest
     assert client.get_run(result.parent_run_id).data.tags.get("labels_digest")
+    assert run.data.tags["labels.imports"] == "none"  # no Label Studio import in these labels
 
 
 def test_champion_registered_loadable_and_exported(trained):

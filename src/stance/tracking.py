@@ -88,6 +88,24 @@ def log_dataset(labels, context: str = "training") -> None:
         digest=labels.digest[:16],
     )
     mlflow.log_input(dataset, context=context)
+    mlflow.set_tags(import_tags(labels.path))
+
+
+def import_tags(labels_dir) -> dict[str, str]:
+    """Which Label Studio imports (``labels/imports.jsonl``) this dataset version holds."""
+    from .labels.imports import read_manifest
+
+    manifest = read_manifest(labels_dir)
+    if not manifest:
+        return {"labels.imports": "none"}
+    last = manifest[-1]
+    return {
+        "labels.imports": ",".join(m["import"] for m in manifest)[-5000:],  # MLflow tags hold 5,000 chars
+        "labels.imports_count": str(len(manifest)),
+        "labels.last_import": last["import"],
+        "labels.last_import_export": f"{last.get('export', '')} (sha256 {last.get('sha256', '')[:12]})",
+        "labels.imported_items": str(sum(int(m.get("items", 0)) for m in manifest)),
+    }
 
 
 def _pyfunc_args(classifier_dir: Path, signature) -> dict:

@@ -21,7 +21,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-labels_app = typer.Typer(help="Validate and summarise the labelled corpus.", no_args_is_help=True)
+labels_app = typer.Typer(
+    help="Validate and summarise the labelled corpus; the labelling loop on Label Studio.", no_args_is_help=True
+)
 app.add_typer(labels_app, name="labels")
 
 
@@ -116,6 +118,144 @@ def labels_split(
 
     counts = resplit(labels, seed=seed)
     typer.echo(", ".join(f"{k}: {v} documents" for k, v in counts.items()))
+
+
+# -- the labelling loop (Label Studio) -----------------------------------------------------
+@labels_app.command("suggest")
+@friendly
+def labels_suggest(
+    paths: Annotated[list[str], typer.Argument(metavar="CORPUS...", help="Articles: files, folders, JSONL corpora.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Label Studio tasks (JSON) to write.")] = Path("tasks.json"),
+    n: Annotated[int, typer.Option("--n", min=1, help="How many sentences to pick.")] = 200,
+    per_article: Annotated[int, typer.Option("--per-article", min=1, help="At most this many from one article.")] = 10,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Model folder or MLflow URI; repeat it to let families vote (default: champion)."
+        ),
+    ] = None,
+    labels: LabelsOpt = LABELS_DIR,
+    date: DateOpt = None,
+) -> None:
+    """Pick the sentences whose labels would teach the model most; write them as Label Studio tasks."""
+    import json
+
+    from ..io import atomic_write
+    from ..labels.suggest import suggest
+    from ..tracking import quiet_libraries
+
+    quiet_libraries()
+    models = list(model or [None])
+    found = suggest(
+        paths,
+        models,
+        labels_dir=labels,
+        n=n,
+        per_article=per_article,
+        model_version=", ".join(str(m or "models/champion") for m in models),
+        date=date,
+        on_problem=lambda p: typer.echo(f"stance: {p}", err=True),
+    )
+    text = json.dumps(found.tasks(), ensure_ascii=False, indent=1)
+    atomic_write(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    typer.echo(
+        f"{out}: {len(found.picked)} sentences from {len({c.article for c in found.picked})} of {found.articles} "
+        f"articles ({found.sentences} sentences read, {found.skipped_labelled} already in {labels})"
+    )
+
+
+@labels_app.command("config")
+@friendly
+def labels_config(
+    labels: LabelsOpt = LABELS_DIR,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Write the Label Studio labelling config (XML) from topics.yaml and actors.yaml."""
+    from ..labels.registry import Registry
+    from ..labels.studio import labelling_config
+
+    xml = labelling_config(Registry.load(labels))
+    if out is None:
+        typer.echo(xml, nl=False)
+        return
+    from ..io import atomic_write
+
+    atomic_write(out, lambda tmp: tmp.write_text(xml, encoding="utf-8"))
+    typer.echo(str(out))
+
+
+@labels_app.command("import")
+@friendly
+def labels_import(
+    export: Annotated[Path, typer.Argument(metavar="EXPORT.json", help="A Label Studio JSON export.")],
+    labels: LabelsOpt = LABELS_DIR,
+    seed: Annotated[int, typer.Option(help="Seed of the split of new articles.")] = 13,
+) -> None:
+    """Add a Label Studio export to positions.jsonl and documents.jsonl, checked like `labels check`."""
+    from ..labels.imports import import_export
+
+    r = import_export(export, labels, seed=seed)
+    splits = ", ".join(f"{k}: {v}" for k, v in sorted(r.splits.items())) or "none"
+    typer.echo(
+        f"{r.import_id or 'nothing new'}: added {r.items} items ({r.sentences} sentences, "
+        f"{len(r.documents)} documents; splits {splits}); {len(r.duplicates)} duplicate(s) refused, "
+        f"{r.unlabelled} task(s) not annotated yet"
+    )
+    for why in r.duplicates:
+        typer.echo(f"  refused: {why}")
+    if r.proposed:
+        typer.echo(
+            f"{r.held_back} sentence(s) held back: their holders are new ({', '.join(r.proposed)}). Review "
+            f"{labels / 'actors.proposed.yaml'}, move the actors you accept into {labels / 'actors.yaml'}, "
+            "and run this import again."
+        )
+
+
+@labels_app.command("studio")
+@friendly
+def labels_studio(
+    tasks: Annotated[
+        Path | None, typer.Option("--tasks", help="Tasks from `stance labels suggest` to add to the project.")
+    ] = None,
+    labels: LabelsOpt = LABELS_DIR,
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 8080,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Label Studio's data folder (default .label-studio/).")
+    ] = None,
+) -> None:
+    """Start Label Studio on 127.0.0.1, create or open the project, and wait (Ctrl-C stops it)."""
+    import json
+    import signal
+    import time
+
+    from ..labels.registry import Registry
+    from ..labels.server import STUDIO_DATA, LabelStudio
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` stops Label Studio too, as Ctrl-C does
+    from ..labels.studio import PROJECT_TITLE, labelling_config
+
+    studio = LabelStudio(data or STUDIO_DATA, port=port)
+    typer.echo(f"starting Label Studio on {studio.url} (data in {studio.data_dir}) ...", err=True)
+    with studio:
+        client = studio.client()
+        project = client.project(PROJECT_TITLE, labelling_config(Registry.load(labels)))
+        added = client.import_tasks(project["id"], json.loads(tasks.read_text(encoding="utf-8"))) if tasks else 0
+        typer.echo(
+            f"Label Studio: {studio.url}/projects/{project['id']}/data  (log in as {studio.login.email}, "
+            f"password {studio.login.password})\n"
+            + (f"added {added} tasks\n" if tasks else "")
+            + "Next: correct the pre-filled positions of each task and submit; then in Label Studio "
+            "Export → JSON, and run `stance labels import EXPORT.json`, `stance labels check`, `stance train`.\n"
+            "Ctrl-C stops Label Studio (your work stays in the data folder)."
+        )
+        try:
+            while studio.process and studio.process.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            typer.echo("stopping Label Studio", err=True)
 
 
 @app.command("train")
