@@ -160,7 +160,7 @@ def score_candidates(
     if not models:
         raise StanceError("no model to score with: pass --model or run `make train` first")
     weights = weights or Weights()
-    scorer = Scorer(models[0], registry)
+    scorer = Scorer(models[0], registry, min_confidence=0.0)  # the doubtful findings are the point
     others = [resolve_model(m) for m in models[1:]]
     known = labelled_texts(labels_dir)
     seen: set[str] = set()
