@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from stance.cli import app
 from stance.pipeline.scoring import Scorer
-from stance.training.evaluate_articles import GoldError, evaluate_articles, load_gold
+from stance.training.evaluate_articles import GoldError, evaluate_articles, gold_set_figures, load_gold
 
 ARTICLES = Path(__file__).parent / "fixtures" / "gold_articles" / "articles"
 
@@ -50,6 +50,16 @@ def test_gold_equal_to_the_findings_scores_one(scorer, tmp_path):
         assert report.levels[level]["sentence"]["f1"] == 1.0
         assert report.levels[level]["article"]["f1"] == 1.0
     assert report.holder_accuracy == 1.0 and sum(report.misses.values()) == 0
+
+
+def test_gold_set_figures_for_benchmarks(scorer, tmp_path):
+    import shutil
+
+    assert gold_set_figures(tmp_path / "absent", model=scorer) is None
+    shutil.copytree(ARTICLES, tmp_path / "set" / "articles")
+    gold_from_pipeline(scorer, tmp_path / "set" / "gold.jsonl")
+    figures = gold_set_figures(tmp_path / "set", model=scorer)
+    assert figures["articles_article_actor_f1"] == 1.0 and figures["articles_sentence_actor_f1"] == 1.0
 
 
 def test_a_wrong_holder_is_counted_as_a_holder_miss(scorer, tmp_path):

@@ -17,6 +17,9 @@ MODELS_DIR = PROJECT_ROOT / "models"
 CHAMPION_DIR = MODELS_DIR / "champion"
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
 RESULTS_DIR = PROJECT_ROOT / "benchmarks"
+# A gold-labelled real-news set in the layout of `stance evaluate --articles` (articles/ +
+# gold.jsonl); `make bench` reports every family on it when it exists.
+REALNEWS_DIR = Path(os.environ.get("STANCE_REALNEWS_DIR", PROJECT_ROOT.parent / "shared" / "realnews-dev"))
 
 DEFAULT_EXPERIMENT = "stance"
 REGISTERED_MODEL = "stance-classifier"

@@ -218,6 +218,18 @@ def _misses(missed: set, pred: set) -> dict[str, int]:
     return dict(out)
 
 
+def gold_set_figures(folder: str | Path, model=None) -> dict[str, float] | None:
+    """The headline figures of ``evaluate_articles`` on a folder holding ``articles/`` and
+    ``gold.jsonl`` (None when the folder is absent), for benchmarks."""
+    folder = Path(folder)
+    if not (folder / "gold.jsonl").is_file() or not (folder / "articles").is_dir():
+        return None
+    return {
+        k: round(v, 4)
+        for k, v in evaluate_articles(folder / "articles", folder / "gold.jsonl", model=model).metrics().items()
+    }
+
+
 def log_articles_report(report: ArticlesReport, experiment: str, articles: str, gold: str) -> str:
     import mlflow
 
