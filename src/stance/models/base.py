@@ -25,6 +25,11 @@ from .params import FamilyParams, validate_params
 
 META_FILE = "classifier.json"
 HOLDER_FILE = "holder_model.skops"  # the learned holder model, shared by every family
+# How every transformers folder (a base model, a saved model, a tokenizer) is loaded: a
+# model folder may come from a shared tracking server, so never run code it ships
+# (``auto_map``) and read weights only from safetensors, never from a pickle.
+HF_MODEL_ARGS = {"trust_remote_code": False, "use_safetensors": True}
+HF_TOKENIZER_ARGS = {"trust_remote_code": False}
 
 
 def text_column(frame: pd.DataFrame, name: str, default: str = "") -> list[str]:

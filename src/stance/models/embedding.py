@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..config import default_base_model
 from ..errors import StanceError
-from .base import StanceClassifier, align_classes, describe_target, text_column
+from .base import HF_MODEL_ARGS, HF_TOKENIZER_ARGS, StanceClassifier, align_classes, describe_target, text_column
 from .params import EmbeddingParams
 
 
@@ -34,8 +34,8 @@ class EmbeddingClassifier(StanceClassifier):
         if self._encoder is None:
             base = self.params.get("base_model") or default_base_model()
             try:
-                self._tokenizer = AutoTokenizer.from_pretrained(base)
-                self._encoder = AutoModel.from_pretrained(base).eval()
+                self._tokenizer = AutoTokenizer.from_pretrained(base, **HF_TOKENIZER_ARGS)
+                self._encoder = AutoModel.from_pretrained(base, **HF_MODEL_ARGS).eval()
             except OSError as exc:
                 raise StanceError(f"cannot load base model {base!r}: {str(exc).splitlines()[0][:160]}") from exc
         out = np.zeros((len(texts), self._encoder.config.hidden_size), dtype=np.float32)

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..config import STANCES, default_base_model
 from ..errors import StanceError
-from .base import StanceClassifier, describe_holder, text_column, topic_name
+from .base import HF_MODEL_ARGS, HF_TOKENIZER_ARGS, StanceClassifier, describe_holder, text_column, topic_name
 from .params import TransformerParams
 
 MODEL_DIR = "model"
@@ -182,9 +182,10 @@ class TransformerClassifier(StanceClassifier):
         base = self._base()
         labels = ["topic", *STANCES]
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(base)
+            self.tokenizer = AutoTokenizer.from_pretrained(base, **HF_TOKENIZER_ARGS)
             model = AutoModelForTokenClassification.from_pretrained(
                 base,
+                **HF_MODEL_ARGS,
                 num_labels=len(labels),
                 id2label=dict(enumerate(labels)),
                 label2id={v: k for k, v in enumerate(labels)},
@@ -356,6 +357,6 @@ class TransformerClassifier(StanceClassifier):
             )
         self._torch()
         self._quiet()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
-        self.model = AutoModelForTokenClassification.from_pretrained(folder / MODEL_DIR).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", **HF_TOKENIZER_ARGS)
+        self.model = AutoModelForTokenClassification.from_pretrained(folder / MODEL_DIR, **HF_MODEL_ARGS).eval()
         self._prefix = None
