@@ -190,3 +190,35 @@ def test_help_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_sigterm_during_score_out_leaves_no_temporary_file(tmp_path, tiny_model_dir, tiny_labels, cli_env):
+    """A scheduler's SIGTERM cleans up like Ctrl-C: no hidden .tmp, no half-written --out."""
+    import signal
+    import time
+
+    corpus = tmp_path / "corpus.jsonl"
+    line = "Zelensky said Ukraine was ready for a ceasefire. Putin rejected any truce on Monday."
+    corpus.write_text("".join(json.dumps({"id": f"a{i}", "text": line}) + "\n" for i in range(20000)))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "findings.jsonl"
+    args = ["score", corpus, "--out", out, "--model", tiny_model_dir, "--labels", tiny_labels]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stance.cli", *map(str, args)],
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None and not list(out_dir.glob(".findings.jsonl.*.tmp")):
+        time.sleep(0.2)
+    time.sleep(1.0)  # let it write a while
+    assert proc.poll() is None, proc.communicate()
+    assert list(out_dir.glob(".findings.jsonl.*.tmp"))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    assert list(out_dir.iterdir()) == []

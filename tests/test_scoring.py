@@ -178,3 +178,17 @@ def test_frames_for_notebooks(keyword_model, registry):
 def test_empty_text_is_an_error(keyword_model, registry):
     with pytest.raises(StanceError, match="nothing to score"):
         score_article("  \n ", model=keyword_model, registry=registry)
+
+
+def test_expected_articles_counts_files_and_jsonl_lines(tmp_path):
+    from stance.pipeline.scoring import expected_articles
+
+    (tmp_path / "a.txt").write_text("One.")
+    (tmp_path / "c.jsonl").write_text('{"text": "x"}\n\n{"text": "y"}\n{"text": "z"}\n')
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "b.txt").write_text("Skipped.")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    assert expected_articles([tmp_path]) == 4
+    assert expected_articles([tmp_path / "c.jsonl", tmp_path / "a.txt"]) == 4
+    assert expected_articles([tmp_path / "missing.txt"]) == 1
+    assert expected_articles(["-"]) is None
