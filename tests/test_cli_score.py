@@ -222,3 +222,10 @@ def test_sigterm_during_score_out_leaves_no_temporary_file(tmp_path, tiny_model_
     assert proc.returncode == 143, err
     assert "terminated (SIGTERM)" in err and "Traceback" not in err
     assert list(out_dir.iterdir()) == []
+
+
+def test_model_loading_is_announced_on_stderr(cli, examples_dir):
+    res = cli(examples_dir / "wire_report.txt", "--format", "jsonl")
+    assert res.exit_code == 0
+    assert "stance: loading model" in res.stderr and "model: baseline, topics ceasefire" in res.stderr
+    assert "loading model" not in res.stdout

@@ -214,12 +214,16 @@ def load_classifier(uri: str | Path | None = None):
         server = tracking_uri()
         mlflow.set_tracking_uri(server)
         log.info("downloading model %s from %s", uri, server)
-        try:
-            with _store_lock(server):
-                local = mlflow.artifacts.download_artifacts(artifact_uri=_model_artifact_uri(uri))
-        except Exception as exc:
-            raise StanceError(f"cannot load model {uri} from tracking store {server}: {_first_line(exc)}") from exc
-        return load_classifier(local)
+        import tempfile
+
+        # Everything is read into memory on load, so the download need not outlive it.
+        with tempfile.TemporaryDirectory(prefix="stance-model-") as scratch:
+            try:
+                with _store_lock(server):
+                    local = mlflow.artifacts.download_artifacts(artifact_uri=_model_artifact_uri(uri), dst_path=scratch)
+            except Exception as exc:
+                raise StanceError(f"cannot load model {uri} from tracking store {server}: {_first_line(exc)}") from exc
+            return load_classifier(local)
     except StanceError:
         raise
     except Exception as exc:
