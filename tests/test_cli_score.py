@@ -224,8 +224,25 @@ def test_sigterm_during_score_out_leaves_no_temporary_file(tmp_path, tiny_model_
     assert list(out_dir.iterdir()) == []
 
 
-def test_model_loading_is_announced_on_stderr(cli, examples_dir):
-    res = cli(examples_dir / "wire_report.txt", "--format", "jsonl")
-    assert res.exit_code == 0
-    assert "stance: loading model" in res.stderr and "model: baseline, topics ceasefire" in res.stderr
-    assert "loading model" not in res.stdout
+def test_model_loading_is_announced_on_a_terminal(tiny_model_dir, monkeypatch):
+    """What is loaded goes to stderr on a terminal; off one, stderr keeps one line per problem."""
+    import logging
+
+    from stance.cli.app import announce_loading
+    from stance.tracking import load_classifier
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    announce_loading()
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    load_classifier(tiny_model_dir)
+    lines = terminal.getvalue().splitlines()
+    assert lines[0] == f"stance: loading model {tiny_model_dir}"
+    assert lines[1].startswith("stance: model: baseline, topics ceasefire")
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    logging.getLogger("stance.tracking").info("loading model x")
+    assert pipe.getvalue() == ""

@@ -341,12 +341,31 @@ def test_sigterm_during_train_fails_the_runs_and_removes_temporary_folders(tmp_p
 
 
 def test_concurrent_trainings_on_a_new_sqlite_store_both_finish(tmp_path, cli_env):
+    """Two trainings (separate processes, the library's train: no holder model, to be quick)
+    start together on a store that does not exist yet; both register and export."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from stance.training.train import train; "
+        "r = train(sys.argv[1], configs=[sys.argv[2]], experiment=sys.argv[3], learned_holders=False); "
+        "print('champion', r.champion.name, r.champion_version)"
+    )
     env = cli_env(tmp_path)
-    procs = [_stance("train", "--labels", LABELS, "-c", TINY_BASELINE, "-e", f"race{i}", env=env) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(LABELS), str(TINY_BASELINE), f"race{i}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
-        assert "champion: tiny-baseline" in out
+        assert "champion tiny-baseline" in out
     statuses = [s for (s,) in _query(tmp_path / "mlflow.db", "select status from runs")]
     assert len(statuses) == 4 and set(statuses) == {"FINISHED"}
     versions = _query(tmp_path / "mlflow.db", "select version from model_versions")
@@ -394,7 +413,7 @@ def test_every_family_trains_without_contexts_or_none_items(store, tmp_path, fam
         "transformer": "{epochs: 1, batch_size: 8, max_length: 48}",
     }[family]
     cfg.write_text(f"name: nc-{family}\nfamily: {family}\nseed: 3\nparams: {params}\n")
-    result = train(NO_CONTEXT, configs=[cfg], experiment="nc", register=False, export_dir=None)
+    result = train(NO_CONTEXT, configs=[cfg], experiment="nc", register=False, export_dir=None, learned_holders=False)
     metrics = result.results[0].metrics
     assert 0.0 <= metrics["test_macro_f1"] <= 1.0 and metrics["dev_macro_f1"] >= 0.0
 

@@ -36,14 +36,16 @@ def fail(message: str, code: int = 2) -> None:
 
 
 class _StderrLines(logging.Handler):
-    """Log records as ``stance: message`` lines on whatever ``sys.stderr`` is at the time."""
+    """Log records as ``stance: message`` lines on whatever ``sys.stderr`` is at the time,
+    if it is a terminal: off one (a pipeline, a log) stderr keeps one line per problem."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(f"stance: {record.getMessage()}", file=sys.stderr, flush=True)
+        if sys.stderr.isatty():
+            print(f"stance: {record.getMessage()}", file=sys.stderr, flush=True)
 
 
 def announce_loading() -> None:
-    """Say on stderr which model is being loaded (``stance.tracking`` logs it)."""
+    """Say on a terminal's stderr which model is being loaded (``stance.tracking`` logs it)."""
     logger = logging.getLogger("stance.tracking")
     logger.setLevel(logging.INFO)
     if not any(isinstance(h, _StderrLines) for h in logger.handlers):

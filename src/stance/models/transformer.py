@@ -75,8 +75,24 @@ def _monitor_callback(monitor: FitMonitor):
     from transformers import TrainerCallback
 
     class MonitorCallback(TrainerCallback):
+        rng = None
+
         def on_train_begin(self, args, state, control, **kwargs):
             monitor.progress(0, state.max_steps)
+
+        # The dev pass draws a seed from torch's generator for its data loader: put the
+        # state back, so the curves leave the trained model exactly as it was without them.
+        def on_epoch_end(self, args, state, control, **kwargs):
+            import torch
+
+            self.rng = torch.get_rng_state()
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            import torch
+
+            if self.rng is not None:
+                torch.set_rng_state(self.rng)
+                self.rng = None
 
         def on_step_end(self, args, state, control, **kwargs):
             monitor.progress(state.global_step, state.max_steps)
