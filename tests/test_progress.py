@@ -44,7 +44,7 @@ def test_train_display_off_a_terminal_prints_lines():
 
 def test_score_display_shows_the_total_and_an_eta():
     console, buf = terminal()
-    display = ScoreDisplay(40, enabled=True, after_seconds=0, console=console)
+    display = ScoreDisplay(lambda: 40, enabled=True, after_seconds=0, console=console)
     display.update(10, 55)
     display.close()
     text = buf.getvalue()
@@ -57,3 +57,11 @@ def test_score_display_without_a_total_is_a_spinner():
     display.update(3, 9)
     display.close()
     assert "3 articles" in buf.getvalue() and "ETA" not in buf.getvalue()
+
+
+def test_score_display_counts_nothing_off_a_terminal():
+    counted = []
+    display = ScoreDisplay(lambda: counted.append(1) or 5, console=Console(file=io.StringIO(), force_terminal=False))
+    display.update(3, 9)
+    display.close()
+    assert counted == []

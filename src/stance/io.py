@@ -74,15 +74,13 @@ def _temporary_beside(path: Path) -> Iterator[Path]:
     it replaces one, else what the umask allows (``mkstemp`` alone would leave 0600).
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
         except OSError:
             mode = 0o666 & ~_umask()
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-    try:
+        os.chmod(tmp, mode)
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -328,7 +328,7 @@ def score_cmd(
     fmt = fmt.lower()
     if fmt not in FORMATS:
         fail(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    progress = ScoreDisplay(expected_articles(paths))
+    progress = ScoreDisplay(lambda: expected_articles(paths))
     corpus = score_corpus(
         paths,
         model=model,

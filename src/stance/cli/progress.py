@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 from ..training.train import TrainingMonitor
 
@@ -90,14 +91,24 @@ class TrainDisplay(TrainingMonitor):
 
 class ScoreDisplay:
     """Articles scored out of the expected total, with an ETA (a spinner when the total is
-    unknown, as for stdin); only on a terminal and only once scoring runs long."""
+    unknown, as for stdin); only on a terminal and only once scoring runs long.
 
-    def __init__(self, total: int | None, enabled: bool | None = None, after_seconds: float = 1.5, console=None):
+    ``total`` may be a function: it is called only when the bar first shows, so nothing
+    counts the input where no bar will show.
+    """
+
+    def __init__(
+        self,
+        total: int | Callable[[], int | None] | None,
+        enabled: bool | None = None,
+        after_seconds: float = 1.5,
+        console=None,
+    ):
         from rich.console import Console
 
         self.console = console or Console(stderr=True)
         self.enabled = self.console.is_terminal if enabled is None else enabled
-        self.total = total or None
+        self._total = total
         self.after = after_seconds
         self.started = time.monotonic()
         self.progress = None
@@ -109,9 +120,10 @@ class ScoreDisplay:
         if self.progress is None:
             if time.monotonic() - self.started < self.after:
                 return
-            self.progress = _bars(self.console, known_total=self.total is not None)
+            total = self._total() if callable(self._total) else self._total
+            self.progress = _bars(self.console, known_total=bool(total))
             self.progress.start()
-            self.task = self.progress.add_task("scoring", total=self.total)
+            self.task = self.progress.add_task("scoring", total=total or None)
         self.progress.update(
             self.task,
             completed=articles + failed,
