@@ -155,6 +155,13 @@ def git_commit() -> str | None:
         return None
 
 
+def _close(fig) -> None:
+    """Logged figures are done with: pyplot would keep every one open for the process."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def _flat_params(cfg: TrainConfig, classifier) -> dict:
     params = {"name": cfg.name, "family": cfg.family, "seed": cfg.seed}
     params.update({k: ("null" if v is None else v) for k, v in classifier.params.items()})
@@ -257,6 +264,7 @@ def train_family(
                     list(predictions["stance"]), list(predictions["predicted"]), f"{cfg.name} — test stance"
                 )
                 mlflow.log_figure(fig, "figures/confusion_test.png")
+                _close(fig)
         mlflow.log_metrics(metrics)
         mlflow.log_params(counts)
         # MLflow names an artifact folder after the source folder, so the folder is "classifier".
@@ -335,7 +343,9 @@ def train(
             mlflow.log_table(table.reset_index(names="model"), "comparison.json")
             from .metrics import comparison_figure
 
-            mlflow.log_figure(comparison_figure(table, SELECTION_METRIC), f"figures/comparison_{SELECTION_METRIC}.png")
+            fig = comparison_figure(table, SELECTION_METRIC)
+            mlflow.log_figure(fig, f"figures/comparison_{SELECTION_METRIC}.png")
+            _close(fig)
             result.champion = max(result.results, key=lambda r: r.metrics.get(SELECTION_METRIC, 0.0))
             mlflow.set_tag("champion", result.champion.name)
             mlflow.log_metric(f"champion_{SELECTION_METRIC}", result.champion.metrics.get(SELECTION_METRIC, 0.0))
