@@ -173,3 +173,31 @@ def examples_dir() -> Path:
 
 
 # -- end of scoring pipeline fixtures ---------------------------------------------------
+
+
+# -- real `stance` processes (signals, concurrency) ---------------------------------------
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def stance_process_env(home: Path) -> dict[str, str]:
+    """Environment for a `python -m stance.cli` subprocess whose store, artifacts, exported
+    champion and temporary files all live under ``home``."""
+    import os
+
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+        "STANCE_HOME": str(home),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+        "TMPDIR": str(home / "tmp"),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+
+
+@pytest.fixture(scope="session")
+def cli_env():
+    """:func:`stance_process_env`, for tests that start `python -m stance.cli` processes."""
+    return stance_process_env

@@ -204,3 +204,59 @@ def test_duplicate_article_ids_are_refused_not_merged(cli, tmp_path):
     expected = f"{path}:2: error: duplicate article id 'a' (first at line 1); give each article a unique id"
     assert expected in result.stderr
     assert {f["text"] for f in _lines(result)} <= {rows[0]["text"]}
+
+
+def test_sigterm_during_score_out_leaves_no_temporary_file(tmp_path, tiny_model_dir, tiny_labels, cli_env):
+    """A scheduler's SIGTERM cleans up like Ctrl-C: no hidden .tmp, no half-written --out."""
+    import signal
+    import time
+
+    corpus = tmp_path / "corpus.jsonl"
+    line = "Zelensky said Ukraine was ready for a ceasefire. Putin rejected any truce on Monday."
+    corpus.write_text("".join(json.dumps({"id": f"a{i}", "text": line}) + "\n" for i in range(20000)))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "findings.jsonl"
+    args = ["score", corpus, "--out", out, "--model", tiny_model_dir, "--labels", tiny_labels]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stance.cli", *map(str, args)],
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and proc.poll() is None and not list(out_dir.glob(".findings.jsonl.*.tmp")):
+        time.sleep(0.2)
+    time.sleep(1.0)  # let it write a while
+    assert proc.poll() is None, proc.communicate()
+    assert list(out_dir.glob(".findings.jsonl.*.tmp"))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated (SIGTERM)" in err and "Traceback" not in err
+    assert list(out_dir.iterdir()) == []
+
+
+def test_model_loading_is_announced_on_a_terminal(tiny_model_dir, monkeypatch):
+    """What is loaded goes to stderr on a terminal; off one, stderr keeps one line per problem."""
+    import logging
+
+    from stance.cli.app import announce_loading
+    from stance.tracking import load_classifier
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    announce_loading()
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    load_classifier(tiny_model_dir)
+    lines = terminal.getvalue().splitlines()
+    assert lines[0] == f"stance: loading model {tiny_model_dir}"
+    assert lines[1].startswith("stance: model: baseline, topics ceasefire")
+    pipe = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", pipe)
+    logging.getLogger("stance.tracking").info("loading model x")
+    assert pipe.getvalue() == ""

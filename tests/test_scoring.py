@@ -199,3 +199,17 @@ def test_invisible_characters_do_not_hide_the_holder_and_offsets_stay_in_the_inp
         # The sentence as scored has no invisible characters; its offsets are the input's.
         assert "\u200b" not in f.text and "\u00ad" not in f.text
         assert re.sub("[\u200b\u200d\u200e\u00ad]", "", text[f.start : f.end]) == f.text
+
+
+def test_expected_articles_counts_files_and_jsonl_lines(tmp_path):
+    from stance.pipeline.scoring import expected_articles
+
+    (tmp_path / "a.txt").write_text("One.")
+    (tmp_path / "c.jsonl").write_text('{"text": "x"}\n\n{"text": "y"}\n{"text": "z"}\n')
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "b.txt").write_text("Skipped.")
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    assert expected_articles([tmp_path]) == 4
+    assert expected_articles([tmp_path / "c.jsonl", tmp_path / "a.txt"]) == 4
+    assert expected_articles([tmp_path / "missing.txt"]) == 1
+    assert expected_articles(["-"]) is None

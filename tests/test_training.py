@@ -185,3 +185,248 @@ def test_cli_train_and_bad_input(store, tmp_path):
     assert "topics.yaml" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["train", "--labels", str(LABELS), "--model", "nonexistent"])
     assert res.exit_code == 2 and "no config for model 'nonexistent'" in res.output
+
+
+# -- what the MLflow UI shows (issue 11) ---------------------------------------------------
+def _runs(tmp):
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+    return mlflow.search_runs(experiment_names=["tiny"])
+
+
+def test_every_run_logs_the_same_artifact_names_and_the_git_commit(trained):
+    import subprocess
+
+    from mlflow.tracking import MlflowClient
+
+    result, tmp = trained
+    runs = _runs(tmp)
+    client = MlflowClient()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    for child in result.results:
+        assert [f.path for f in client.list_artifacts(child.run_id, "errors")] == ["errors/misclassified_test.csv"]
+        assert "figures/confusion_test.png" in {f.path for f in client.list_artifacts(child.run_id, "figures")}
+        tags = client.get_run(child.run_id).data.tags
+        assert tags["mlflow.source.git.commit"] == head and tags["git_commit"] == head
+        assert tags["git_dirty"] in ("true", "false")
+    assert client.get_run(result.parent_run_id).data.tags["mlflow.source.git.commit"] == head
+    children = runs[runs["tags.mlflow.parentRunId"] == result.parent_run_id]
+    metric_columns = [c for c in runs.columns if c.startswith("metrics.")]
+    assert not [c for c in metric_columns if "n_items" in c or "n_sentences" in c]
+    assert (children["params.test_n_items"].astype(int) > 0).all()
+    assert (children["params.dev_n_sentences"].astype(int) > 0).all()
+
+
+def test_parent_chart_shows_the_selection_metric(trained):
+    from mlflow.tracking import MlflowClient
+
+    from stance.training.train import SELECTION_METRIC
+
+    result, tmp = trained
+    _runs(tmp)
+    client = MlflowClient()
+    parent = client.get_run(result.parent_run_id)
+    figures = {f.path for f in client.list_artifacts(result.parent_run_id, "figures")}
+    assert figures == {f"figures/comparison_{SELECTION_METRIC}.png"} and SELECTION_METRIC == "dev_macro_f1"
+    assert parent.data.params["selection_metric"] == SELECTION_METRIC
+    assert parent.data.metrics[f"champion_{SELECTION_METRIC}"] == result.champion.metrics[SELECTION_METRIC]
+
+
+def test_source_tags_outside_git(monkeypatch, tmp_path):
+    from stance.training import train as train_module
+
+    monkeypatch.setattr(train_module, "PROJECT_ROOT", tmp_path)
+    assert train_module.source_tags() == {}
+
+
+def test_transformer_logs_training_and_dev_curves(trained):
+    from mlflow.tracking import MlflowClient
+
+    result, tmp = trained
+    _runs(tmp)
+    run_id = next(r.run_id for r in result.results if r.family == "transformer")
+    client = MlflowClient()
+    loss = client.get_metric_history(run_id, "train_loss")
+    assert len(loss) >= 2 and [m.step for m in loss] == sorted({m.step for m in loss}) and loss[0].step >= 1
+    dev = client.get_metric_history(run_id, "dev_loss")  # once per epoch: the config has one
+    assert len(dev) == 1 and dev[0].step >= loss[0].step and dev[0].value > 0
+    assert client.get_metric_history(run_id, "learning_rate")
+
+
+def test_logged_model_accepts_text_and_context_only(trained):
+    """The README says actor, side and topic are optional: the signature must agree."""
+    import mlflow
+
+    result, tmp = trained
+    _runs(tmp)
+    frame = pd.DataFrame({"text": ["Putin rejected any truce."], "context": [""]})
+    for uri in [r.model_uri for r in result.results] + [str(tmp / "champion")]:
+        model = mlflow.pyfunc.load_model(uri)
+        inputs = {c.name: c.required for c in model.metadata.get_input_schema().inputs}
+        assert inputs == {"text": True, "context": False, "actor": False, "side": False, "topic": False}
+        assert model.predict(frame)["stance"].iloc[0] in ("support", "oppose", "neutral")
+        assert len(model.predict(pd.DataFrame({"text": ["Zelensky backs a ceasefire."]}))) == 1
+
+
+def test_exported_requirements_are_installable_pins(trained):
+    from stance.tracking import requirements
+
+    result, tmp = trained
+    lines = (tmp / "champion" / "requirements.txt").read_text().split()
+    torch = [line for line in lines if line.startswith("torch==")]
+    assert torch and "+" not in torch[0]
+    assert not [r for r in requirements() if "+" in r]
+
+
+def test_cli_train_progress_goes_to_stderr(store):
+    res = CliRunner().invoke(
+        app, ["train", "--labels", str(LABELS), "-c", str(TINY_BASELINE), "--experiment", "progress", "--no-export"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "[1/2] holder model" in res.stderr and "[2/2] tiny-baseline: dev macro-F1" in res.stderr
+    assert "[2/2]" not in res.stdout and "champion: tiny-baseline" in res.stdout
+
+
+# -- faults and interrupted work (issue 11) -------------------------------------------------
+def _stance(*args, env: dict):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "stance.cli", *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _query(db: Path, sql: str) -> list[tuple]:
+    import sqlite3
+
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            return con.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+
+
+def test_sigterm_during_train_fails_the_runs_and_removes_temporary_folders(tmp_path, cli_env):
+    import signal
+    import time
+
+    cfg = tmp_path / "long.yaml"
+    cfg.write_text(TINY_TRANSFORMER.read_text().replace("epochs: 1", "epochs: 200"))
+    db = tmp_path / "mlflow.db"
+    proc = _stance("train", "--labels", LABELS, "-c", cfg, "--no-register", "--no-export", env=cli_env(tmp_path))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        running = _query(db, "select count(*) from runs where status = 'RUNNING'")
+        # The parent and the transformer's child run are RUNNING and fine-tuning has begun.
+        if running and running[0][0] >= 2 and list((tmp_path / "tmp").glob("stance-hf-*")):
+            break
+        time.sleep(0.3)
+    time.sleep(1.0)
+    assert proc.poll() is None, proc.communicate()
+    assert list((tmp_path / "tmp").glob("stance-train-*")), "training should be using temporary folders"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "stance: error: terminated (SIGTERM)" and "Traceback" not in err
+    statuses = [s for (s,) in _query(db, "select status from runs")]
+    assert len(statuses) == 2 and set(statuses) == {"FAILED"}
+    assert not list((tmp_path / "tmp").glob("stance-*"))
+
+
+def test_concurrent_trainings_on_a_new_sqlite_store_both_finish(tmp_path, cli_env):
+    """Two trainings (separate processes, the library's train: no holder model, to be quick)
+    start together on a store that does not exist yet; both register and export."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from stance.training.train import train; "
+        "r = train(sys.argv[1], configs=[sys.argv[2]], experiment=sys.argv[3], learned_holders=False); "
+        "print('champion', r.champion.name, r.champion_version)"
+    )
+    env = cli_env(tmp_path)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(LABELS), str(TINY_BASELINE), f"race{i}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+        assert "champion tiny-baseline" in out
+    statuses = [s for (s,) in _query(tmp_path / "mlflow.db", "select status from runs")]
+    assert len(statuses) == 4 and set(statuses) == {"FINISHED"}
+    versions = _query(tmp_path / "mlflow.db", "select version from model_versions")
+    assert sorted(v for (v,) in versions) == [1, 2]
+    assert (tmp_path / "models" / "champion" / "champion.json").exists()
+
+
+def test_models_uri_on_an_unreachable_server_fails_fast(monkeypatch):
+    """No retries for four minutes: a one-line error naming the server, in seconds."""
+    import socket
+    import time
+
+    from stance.tracking import load_classifier
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    for var in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"):
+        monkeypatch.delenv(var, raising=False)
+    t0 = time.monotonic()
+    with pytest.raises(StanceError) as err:
+        load_classifier("models:/stance-classifier@champion")
+    assert time.monotonic() - t0 < 20
+    message = str(err.value)
+    assert server in message and "models:/stance-classifier@champion" in message and "\n" not in message
+
+
+NO_CONTEXT = HERE / "fixtures" / "labels_nocontext"
+
+
+@pytest.mark.parametrize("family", ["baseline", "embedding", "transformer"])
+def test_every_family_trains_without_contexts_or_none_items(store, tmp_path, family):
+    """A single-sentence stance set (SemEval-2016-like): no context, no `none` items."""
+    from stance.labels import LabelSet
+    from stance.training.train import train
+
+    labels = LabelSet.load(NO_CONTEXT)
+    assert (labels.items["context"] == "").all() and not (labels.items["topic"] == "none").any()
+    cfg = tmp_path / f"{family}.yaml"
+    params = {
+        "baseline": "{max_features: 2000}",
+        "embedding": "{batch_size: 16}",
+        "transformer": "{epochs: 1, batch_size: 8, max_length: 48}",
+    }[family]
+    cfg.write_text(f"name: nc-{family}\nfamily: {family}\nseed: 3\nparams: {params}\n")
+    result = train(NO_CONTEXT, configs=[cfg], experiment="nc", register=False, export_dir=None, learned_holders=False)
+    metrics = result.results[0].metrics
+    assert 0.0 <= metrics["test_macro_f1"] <= 1.0 and metrics["dev_macro_f1"] >= 0.0
+
+
+def test_models_uri_loads_and_leaves_no_download_behind(trained, monkeypatch):
+    import tempfile
+
+    from stance.tracking import load_classifier
+
+    result, tmp = trained
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
+    before = set(Path(tempfile.gettempdir()).glob("stance-model-*"))
+    clf = load_classifier("models:/stance-classifier@champion")
+    assert clf.family == result.champion.family and clf.topic_ids == ["ceasefire", "nato_membership"]
+    assert set(Path(tempfile.gettempdir()).glob("stance-model-*")) == before

@@ -124,3 +124,35 @@ def test_bad_settings_and_old_folders_are_one_line_errors(tmp_path):
     )
     with pytest.raises(StanceError, match="retrain with `make train`"):
         TransformerClassifier.load(tmp_path / "old")
+
+
+def test_curves_are_reported_and_leave_the_model_unchanged():
+    """The monitor hears every step and the curves; the dev pass changes no weight."""
+    from stance.models.base import FitMonitor
+
+    class Recorder(FitMonitor):
+        def __init__(self):
+            self.steps, self.points = [], []
+
+        def progress(self, done, total, unit="steps"):
+            self.steps.append((done, total))
+
+        def metrics(self, values, step):
+            self.points.append((step, values))
+
+    labels = LabelSet.load(LABELS)
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    params = {**TINY, "epochs": 2, "num_layers": 2, "max_train_items": 12, "inference_dtype": "float32"}
+    train = (labels.sentences("train"), labels.positions("train"))
+    dev = (labels.sentences("dev"), labels.positions("dev"))
+    recorder = Recorder()
+    with_curves = TransformerClassifier(topics, params)
+    with_curves.fit(*train, dev=dev, monitor=recorder)
+    plain = TransformerClassifier(topics, params)
+    plain.fit(*train)
+    total = recorder.steps[-1][1]
+    assert recorder.steps[0] == (0, total) and recorder.steps[-1] == (total, total) and total >= 2
+    assert len([v for _, v in recorder.points if "dev_loss" in v]) == 2
+    assert [s for s, v in recorder.points if "train_loss" in v] == list(range(1, total + 1))
+    items = labels.positions("dev")
+    assert np.array_equal(with_curves.predict_stance(items), plain.predict_stance(items))

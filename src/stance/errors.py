@@ -19,6 +19,16 @@ class StanceError(Exception):
     exit_code = 2
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, ``timeout``, a container stop), raised like Ctrl-C.
+
+    A :class:`KeyboardInterrupt` so that every cleanup written for Ctrl-C also runs on
+    SIGTERM: MLflow runs end FAILED, temporary files and folders are removed.
+    """
+
+    exit_code = 143  # 128 + SIGTERM, what a shell reports for a process SIGTERM ended
+
+
 @dataclass(frozen=True)
 class Problem:
     """One fault found in an input file, located so an editor can jump to it."""

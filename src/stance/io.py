@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -53,12 +54,33 @@ def write_jsonl(path: str | Path, rows) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (threads may be
+    creating files meanwhile)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def _temporary_beside(path: Path) -> Iterator[Path]:
-    """A temporary file in ``path``'s folder that replaces ``path`` if the block succeeds."""
+    """A temporary file in ``path``'s folder that replaces ``path`` if the block succeeds.
+
+    The file gets the mode a plain ``open(path, "w")`` would give: the old file's mode when
+    it replaces one, else what the umask allows (``mkstemp`` alone would leave 0600).
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:

@@ -11,12 +11,14 @@ store (:func:`stance.config.tracking_uri`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 
 from .config import CHAMPION_ALIAS, CHAMPION_DIR, DEFAULT_EXPERIMENT, REGISTERED_MODEL, artifact_root, tracking_uri
 from .errors import StanceError
 
+log = logging.getLogger(__name__)
 CLASSIFIER_ARTIFACT = "classifier"
 MODEL_ENTRY = Path(__file__).with_name("models") / "pyfunc_entry.py"
 
@@ -38,26 +40,58 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def bound_requests() -> None:
+    """Fail in seconds, not minutes, when a tracking server is down: MLflow's defaults
+    retry a refused connection for about four minutes. The user's own settings win."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+@contextlib.contextmanager
+def _store_lock(uri: str):
+    """Serialise first use of a SQLite store: two processes creating its tables (or the same
+    experiment) at once would race ("table experiments already exists")."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    from filelock import FileLock
+
+    db = Path(uri[len("sqlite:///") :].split("?", 1)[0])
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(db) + ".lock", timeout=300):
+        yield
+
+
 def setup(experiment: str = DEFAULT_EXPERIMENT) -> None:
     """Point MLflow at the project store and make sure the experiment exists.
 
-    Raises :class:`StanceError` (one line) if the tracking server cannot be reached.
+    Safe to run from several processes at once on a new store. Raises
+    :class:`StanceError` (one line, naming the store) if it cannot be reached.
     """
     quiet_libraries()
+    bound_requests()
     import mlflow
 
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     try:
-        exp = mlflow.get_experiment_by_name(experiment)
-        if exp is None:
-            location = artifact_root() if uri.startswith("sqlite:") or uri.startswith("file:") else None
-            mlflow.create_experiment(experiment, artifact_location=location)
-        mlflow.set_experiment(experiment)
+        with _store_lock(uri):
+            if mlflow.get_experiment_by_name(experiment) is None:
+                location = artifact_root() if uri.startswith(("sqlite:", "file:")) else None
+                try:
+                    mlflow.create_experiment(experiment, artifact_location=location)
+                except Exception:
+                    # Another client (on a shared server) created it first: that is fine.
+                    if mlflow.get_experiment_by_name(experiment) is None:
+                        raise
+            mlflow.set_experiment(experiment)
     except Exception as exc:  # MLflow raises many types for an unreachable store
-        raise StanceError(f"cannot use MLflow tracking store {uri}: {str(exc).splitlines()[0][:200]}") from exc
+        raise StanceError(f"cannot use MLflow tracking store {uri}: {_first_line(exc)}") from exc
 
 
 @contextlib.contextmanager
@@ -135,12 +169,14 @@ def save_model(path: Path, classifier_dir: Path, signature) -> Path:
 
 
 def requirements() -> list[str]:
+    """Pins of what the model needs, as any package index serves them: a local version
+    label (``torch==2.13.0+cpu``) names a build no index has, so it is dropped."""
     from importlib.metadata import PackageNotFoundError, version
 
     reqs = []
     for pkg in ("torch", "transformers", "scikit-learn", "skops", "pandas", "numpy", "pyyaml", "pydantic"):
         try:
-            reqs.append(f"{pkg}=={version(pkg)}")
+            reqs.append(f"{pkg}=={version(pkg).split('+', 1)[0]}")
         except PackageNotFoundError:
             pass
     return reqs
@@ -180,20 +216,36 @@ def load_classifier(uri: str | Path | None = None):
             ]
             for cand in candidates:
                 if (cand / META_FILE).exists():
-                    return StanceClassifier.load(cand)
+                    log.info("loading model %s", cand)
+                    classifier = StanceClassifier.load(cand)
+                    holders = "learned holder model" if classifier.holder_model is not None else "rule-based holders"
+                    log.info("model: %s, topics %s, %s", classifier.family, ", ".join(classifier.topic_ids), holders)
+                    return classifier
             raise StanceError(f"{path}: not a stance model folder (no {META_FILE}); run `make train` or pass --model")
         if "://" not in uri and not uri.startswith(("models:", "runs:")):
             hint = "run `make train` first" if path == CHAMPION_DIR else "pass a folder or an MLflow model URI"
             raise StanceError(f"model not found: {uri} ({hint})")
+        quiet_libraries()
+        bound_requests()
         import mlflow
 
-        mlflow.set_tracking_uri(tracking_uri())
-        local = mlflow.artifacts.download_artifacts(artifact_uri=_model_artifact_uri(uri))
-        return load_classifier(local)
+        server = tracking_uri()
+        mlflow.set_tracking_uri(server)
+        log.info("downloading model %s from %s", uri, server)
+        import tempfile
+
+        # Everything is read into memory on load, so the download need not outlive it.
+        with tempfile.TemporaryDirectory(prefix="stance-model-") as scratch:
+            try:
+                with _store_lock(server):
+                    local = mlflow.artifacts.download_artifacts(artifact_uri=_model_artifact_uri(uri), dst_path=scratch)
+            except Exception as exc:
+                raise StanceError(f"cannot load model {uri} from tracking store {server}: {_first_line(exc)}") from exc
+            return load_classifier(local)
     except StanceError:
         raise
     except Exception as exc:
-        raise StanceError(f"cannot load model {uri}: {str(exc).splitlines()[0][:200]}") from exc
+        raise StanceError(f"cannot load model {uri}: {_first_line(exc)}") from exc
 
 
 def _model_artifact_uri(uri: str) -> str:

@@ -6,8 +6,12 @@ that ``stance --help`` starts fast. Every user-facing error is one line and exit
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -33,17 +37,59 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+class _StderrLines(logging.Handler):
+    """Log records as ``stance: message`` lines on whatever ``sys.stderr`` is at the time,
+    if it is a terminal: off one (a pipeline, a log) stderr keeps one line per problem."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if sys.stderr.isatty():
+            print(f"stance: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def announce_loading() -> None:
+    """Say on a terminal's stderr which model is being loaded (``stance.tracking`` logs it)."""
+    logger = logging.getLogger("stance.tracking")
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines())
+
+
+def _raise_terminated(signum, frame) -> None:
+    from ..errors import Terminated
+
+    # A second SIGTERM while cleaning up ends the process at once, as without a handler.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM raises :class:`~stance.errors.Terminated` (a KeyboardInterrupt) for the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def friendly(func):
-    """Turn the library's user-facing errors into one line and a non-zero exit."""
+    """Turn the library's user-facing errors into one line and a non-zero exit; SIGTERM
+    cleans up like Ctrl-C (runs FAILED, temporary files removed) before exiting."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from ..errors import StanceError
+        from ..errors import StanceError, Terminated
 
         try:
-            return func(*args, **kwargs)
+            with _sigterm_as_interrupt():
+                return func(*args, **kwargs)
         except StanceError as exc:
             fail(str(exc), exc.exit_code)
+        except Terminated:
+            fail("terminated (SIGTERM)", Terminated.exit_code)
         except KeyboardInterrupt:
             fail("interrupted", 130)
 
@@ -271,17 +317,18 @@ def train_cmd(
     register: Annotated[bool, typer.Option(help=f"Register the best run as {CHAMPION_URI}.")] = True,
     export: Annotated[bool, typer.Option(help="Export the champion to models/champion.")] = True,
 ) -> None:
-    """Train the model families, track every run in MLflow, register and export the champion."""
-    import logging
+    """Train the model families, track every run in MLflow, register and export the champion.
 
+    Progress (each family, its steps and ETA) goes to stderr; the results table to stdout.
+    """
     from rich.console import Console
 
     from ..config import CHAMPION_DIR, CONFIGS_DIR, tracking_uri
     from ..tracking import quiet_libraries
     from ..training.train import train
+    from .progress import TrainDisplay
 
     quiet_libraries()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     paths = list(config or [])
     for name in model or []:
         path = CONFIGS_DIR / f"{name}.yaml"
@@ -289,13 +336,18 @@ def train_cmd(
             available = ", ".join(p.stem for p in sorted(CONFIGS_DIR.glob("*.yaml")))
             fail(f"no config for model {name!r} ({path}); available: {available}")
         paths.append(path)
-    result = train(
-        labels,
-        configs=paths or None,
-        experiment=experiment,
-        register=register,
-        export_dir=CHAMPION_DIR if export else None,
-    )
+    display = TrainDisplay()
+    try:
+        result = train(
+            labels,
+            configs=paths or None,
+            experiment=experiment,
+            register=register,
+            export_dir=CHAMPION_DIR if export else None,
+            monitor=display,
+        )
+    finally:
+        display.close()
     from .writers import frame_table
 
     console = Console()
@@ -334,6 +386,7 @@ def report_cmd(
     from ..tracking import quiet_libraries
 
     quiet_libraries()
+    announce_loading()
     registry = Registry.load(labels) if (labels / "actors.yaml").exists() else None
     if registry is None and labels != LABELS_DIR:
         fail(f"{labels}: no actors.yaml (the actor registry): pass --labels DIR")
@@ -413,17 +466,19 @@ def score_cmd(
     import os
 
     from ..io import atomic_output
-    from ..pipeline.scoring import score_corpus
+    from ..pipeline.scoring import expected_articles, score_corpus
     from ..tracking import quiet_libraries
-    from .writers import FORMATS, ProgressReporter, default_format, make_writer
+    from .progress import ScoreDisplay
+    from .writers import FORMATS, default_format, make_writer
 
     quiet_libraries()  # MLflow and transformers would log to stderr while loading a model
+    announce_loading()
     if fmt is None:
         fmt = _FORMAT_BY_SUFFIX.get(out.suffix.lower(), "jsonl") if out else default_format()
     fmt = fmt.lower()
     if fmt not in FORMATS:
         fail(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    progress = ProgressReporter()
+    progress = ScoreDisplay(lambda: expected_articles(paths))
     corpus = score_corpus(
         paths,
         model=model,
@@ -439,7 +494,7 @@ def score_cmd(
             writer = make_writer(fmt, stream, corpus.scorer.topics, registry=corpus.scorer.registry)
             for result in corpus:
                 writer.article(result)
-                progress.update(corpus.n_articles, corpus.n_sentences)
+                progress.update(corpus.n_articles, corpus.n_sentences, len(corpus.errors))
             progress.close()
             if corpus.n_articles == 0:
                 fail(f"nothing could be scored ({len(corpus.errors)} input(s) failed)")
@@ -486,6 +541,7 @@ def evaluate_cmd(
     from .writers import frame_table
 
     quiet_libraries()
+    announce_loading()
     if articles is not None or gold is not None:
         from ..training.evaluate_articles import evaluate_articles, log_articles_report
 

@@ -25,6 +25,11 @@ from .params import FamilyParams, validate_params
 
 META_FILE = "classifier.json"
 HOLDER_FILE = "holder_model.skops"  # the learned holder model, shared by every family
+# How every transformers folder (a base model, a saved model, a tokenizer) is loaded: a
+# model folder may come from a shared tracking server, so never run code it ships
+# (``auto_map``) and read weights only from safetensors, never from a pickle.
+HF_MODEL_ARGS = {"trust_remote_code": False, "use_safetensors": True}
+HF_TOKENIZER_ARGS = {"trust_remote_code": False}
 
 
 def text_column(frame: pd.DataFrame, name: str, default: str = "") -> list[str]:
@@ -63,6 +68,20 @@ def describe_target(actor: str, side: str, topic: str, propositions: dict[str, s
     return f"{issue} {describe_holder(actor, side)}"
 
 
+class FitMonitor:
+    """Where a family reports while it trains; every method is a no-op here.
+
+    Training turns the calls into a progress display and MLflow step metrics, so the
+    families know neither the terminal nor MLflow.
+    """
+
+    def progress(self, done: int, total: int, unit: str = "steps") -> None:
+        """``done`` of ``total`` units of this fit are finished."""
+
+    def metrics(self, values: dict[str, float], step: int) -> None:
+        """Points of the training curves (loss, dev loss) at ``step``."""
+
+
 class StanceClassifier(ABC):
     """Base class of the model families (baseline, embedding, transformer)."""
 
@@ -84,9 +103,17 @@ class StanceClassifier(ABC):
         return list(self.topics)
 
     @abstractmethod
-    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
+    def fit(
+        self,
+        sentences: pd.DataFrame,
+        items: pd.DataFrame,
+        dev: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+        monitor: FitMonitor | None = None,
+    ) -> None:
         """Train. ``sentences``: text, context and one 0/1 column per topic id.
-        ``items``: text, context, actor, side, topic, stance (positions only, no ``none``)."""
+        ``items``: text, context, actor, side, topic, stance (positions only, no ``none``).
+        ``dev``: (sentences, items) of held-out data for eval curves (a family may ignore
+        it); ``monitor`` hears the progress and the curves."""
 
     def predict_topics(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability that each sentence concerns each topic: shape (n, len(topic_ids))."""

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .base import StanceClassifier, align_classes, text_column
+from .base import FitMonitor, StanceClassifier, align_classes, text_column
 from .params import BaselineParams
 
 _TOKEN = re.compile(r"[a-z][a-z'-]+")
+_TFIDF_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # TfidfVectorizer's default token pattern
 
 
 def _target_tokens(frame: pd.DataFrame) -> list[str]:
@@ -26,6 +27,12 @@ def _target_tokens(frame: pd.DataFrame) -> list[str]:
         words = _TOKEN.findall(text.lower())
         out.append(" ".join(f"{topic}__{w}" for w in words))
     return out
+
+
+def _has_context(frame: pd.DataFrame) -> bool:
+    """Whether any context has a word: a single-sentence set (tweets) has none, and a
+    context vectoriser fitted on it would have an empty vocabulary."""
+    return any(_TFIDF_TOKEN.search(c) for c in text_column(frame, "context"))
 
 
 def _holder_tokens(frame: pd.DataFrame) -> list[str]:
@@ -57,7 +64,7 @@ class BaselineClassifier(StanceClassifier):
         df["holder"] = _holder_tokens(df)
         return df[["text", "context", "target", "holder"]]
 
-    def _text_features(self, with_target: bool):
+    def _text_features(self, with_target: bool, with_context: bool = True):
         from sklearn.compose import ColumnTransformer
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -84,9 +91,10 @@ class BaselineClassifier(StanceClassifier):
                 ),
                 "text",
             ),
-            ("context", TfidfVectorizer(sublinear_tf=True, min_df=p["min_df"]), "context"),
         ]
-        weights = {"context": p["context_weight"]}
+        if with_context:
+            parts.append(("context", TfidfVectorizer(sublinear_tf=True, min_df=p["min_df"]), "context"))
+        weights = {"context": p["context_weight"]} if with_context else {}
         if with_target:
             parts += [
                 ("target", TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True), "target"),
@@ -95,15 +103,17 @@ class BaselineClassifier(StanceClassifier):
         return ColumnTransformer(parts, transformer_weights=weights)
 
     # -- training and prediction --------------------------------------------------------
-    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
+    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame, dev=None, monitor: FitMonitor | None = None) -> None:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
         from sklearn.pipeline import Pipeline
 
+        monitor = monitor or FitMonitor()
+        monitor.progress(0, 2, "models")
         p = self.params
         self.topic_model = Pipeline(
             [
-                ("features", self._text_features(with_target=False)),
+                ("features", self._text_features(with_target=False, with_context=_has_context(sentences))),
                 (
                     "clf",
                     OneVsRestClassifier(
@@ -115,9 +125,10 @@ class BaselineClassifier(StanceClassifier):
             ]
         )
         self.topic_model.fit(self._sentence_frame(sentences), sentences[self.topic_ids].to_numpy())
+        monitor.progress(1, 2, "models")
         self.stance_model = Pipeline(
             [
-                ("features", self._text_features(with_target=True)),
+                ("features", self._text_features(with_target=True, with_context=_has_context(items))),
                 (
                     "clf",
                     LogisticRegression(C=p["C_stance"], max_iter=3000, class_weight="balanced", random_state=p["seed"]),
@@ -125,6 +136,7 @@ class BaselineClassifier(StanceClassifier):
             ]
         )
         self.stance_model.fit(self._stance_frame(items), items["stance"].to_numpy())
+        monitor.progress(2, 2, "models")
 
     def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.topic_model.predict_proba(self._sentence_frame(frame)))

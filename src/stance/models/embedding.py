@@ -14,7 +14,15 @@ import pandas as pd
 
 from ..config import default_base_model
 from ..errors import StanceError
-from .base import StanceClassifier, align_classes, describe_target, text_column
+from .base import (
+    HF_MODEL_ARGS,
+    HF_TOKENIZER_ARGS,
+    FitMonitor,
+    StanceClassifier,
+    align_classes,
+    describe_target,
+    text_column,
+)
 from .params import EmbeddingParams
 
 
@@ -34,8 +42,8 @@ class EmbeddingClassifier(StanceClassifier):
         if self._encoder is None:
             base = self.params.get("base_model") or default_base_model()
             try:
-                self._tokenizer = AutoTokenizer.from_pretrained(base)
-                self._encoder = AutoModel.from_pretrained(base).eval()
+                self._tokenizer = AutoTokenizer.from_pretrained(base, **HF_TOKENIZER_ARGS)
+                self._encoder = AutoModel.from_pretrained(base, **HF_MODEL_ARGS).eval()
             except OSError as exc:
                 raise StanceError(f"cannot load base model {base!r}: {str(exc).splitlines()[0][:160]}") from exc
         out = np.zeros((len(texts), self._encoder.config.hidden_size), dtype=np.float32)
@@ -73,19 +81,23 @@ class EmbeddingClassifier(StanceClassifier):
         tgt = self._encode(targets)
         return np.hstack([sent, tgt, sent[:, : tgt.shape[1]] * tgt])
 
-    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
+    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame, dev=None, monitor: FitMonitor | None = None) -> None:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
+        monitor = monitor or FitMonitor()
+        monitor.progress(0, 2, "heads")
         p = self.params
         self.topic_head = OneVsRestClassifier(
             LogisticRegression(C=p["C_topic"], max_iter=3000, class_weight="balanced", random_state=p["seed"])
         )
         self.topic_head.fit(self._sentence_features(sentences), sentences[self.topic_ids].to_numpy())
+        monitor.progress(1, 2, "heads")
         self.stance_head = LogisticRegression(
             C=p["C_stance"], max_iter=3000, class_weight="balanced", random_state=p["seed"]
         )
         self.stance_head.fit(self._stance_features(items), items["stance"].to_numpy())
+        monitor.progress(2, 2, "heads")
 
     def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.topic_head.predict_proba(self._sentence_features(frame)))

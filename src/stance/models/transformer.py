@@ -26,7 +26,6 @@ Data goes through ``datasets`` and training through ``transformers.Trainer``.
 
 from __future__ import annotations
 
-import os
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -35,7 +34,15 @@ import pandas as pd
 
 from ..config import STANCES, default_base_model
 from ..errors import StanceError
-from .base import StanceClassifier, describe_holder, text_column, topic_name
+from .base import (
+    HF_MODEL_ARGS,
+    HF_TOKENIZER_ARGS,
+    FitMonitor,
+    StanceClassifier,
+    describe_holder,
+    text_column,
+    topic_name,
+)
 from .params import TransformerParams
 
 MODEL_DIR = "model"
@@ -56,6 +63,46 @@ def bf16_native() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+# Trainer log keys kept as curves, under the names the MLflow run shows.
+CURVES = {"loss": "train_loss", "eval_loss": "dev_loss", "learning_rate": "learning_rate", "grad_norm": "grad_norm"}
+LOG_EVERY = 0.05  # a point of the training curves every 5% of the steps
+
+
+def _monitor_callback(monitor: FitMonitor):
+    """Trainer events to the monitor: progress after every step, the curves when logged."""
+    from transformers import TrainerCallback
+
+    class MonitorCallback(TrainerCallback):
+        rng = None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            monitor.progress(0, state.max_steps)
+
+        # The dev pass draws a seed from torch's generator for its data loader: put the
+        # state back, so the curves leave the trained model exactly as it was without them.
+        def on_epoch_end(self, args, state, control, **kwargs):
+            import torch
+
+            self.rng = torch.get_rng_state()
+
+        def on_evaluate(self, args, state, control, **kwargs):
+            import torch
+
+            if self.rng is not None:
+                torch.set_rng_state(self.rng)
+                self.rng = None
+
+        def on_step_end(self, args, state, control, **kwargs):
+            monitor.progress(state.global_step, state.max_steps)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            values = {CURVES[k]: float(v) for k, v in (logs or {}).items() if k in CURVES}
+            if values:
+                monitor.metrics(values, step=state.global_step)
+
+    return MonitorCallback()
 
 
 def _joint_trainer(base):
@@ -182,9 +229,10 @@ class TransformerClassifier(StanceClassifier):
         base = self._base()
         labels = ["topic", *STANCES]
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(base)
+            self.tokenizer = AutoTokenizer.from_pretrained(base, **HF_TOKENIZER_ARGS)
             model = AutoModelForTokenClassification.from_pretrained(
                 base,
+                **HF_MODEL_ARGS,
                 num_labels=len(labels),
                 id2label=dict(enumerate(labels)),
                 label2id={v: k for k, v in enumerate(labels)},
@@ -255,7 +303,9 @@ class TransformerClassifier(StanceClassifier):
         return expit(logits[..., 0]), softmax(logits[..., 1:], axis=2)
 
     # -- the contract ----------------------------------------------------------------------------
-    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame) -> None:
+    def fit(self, sentences: pd.DataFrame, items: pd.DataFrame, dev=None, monitor: FitMonitor | None = None) -> None:
+        import tempfile
+
         import datasets
         from transformers import DataCollatorWithPadding, PrinterCallback, Trainer, TrainingArguments
 
@@ -271,39 +321,55 @@ class TransformerClassifier(StanceClassifier):
         t = len(self.topic_ids)
 
         datasets.disable_progress_bars()
-        ds = datasets.Dataset.from_dict({"a": first, "b": second, "labels": targets})
-        ds = ds.map(lambda batch: self._encode(batch["a"], batch["b"]), batched=True, remove_columns=["a", "b"])
-        args = TrainingArguments(
-            output_dir=str(Path(os.environ.get("TMPDIR", "/tmp")) / f"stance-hf-{os.getpid()}"),
-            num_train_epochs=p["epochs"],
-            per_device_train_batch_size=p["batch_size"],
-            learning_rate=p["learning_rate"],
-            weight_decay=p["weight_decay"],
-            warmup_steps=float(p["warmup_ratio"]),  # a float < 1 is a ratio
-            seed=p["seed"],
-            data_seed=p["seed"],
-            save_strategy="no",
-            report_to=[],
-            logging_strategy="no",
-            disable_tqdm=True,
-            use_cpu=not torch.cuda.is_available(),
-            dataloader_num_workers=0,
-            # Batches of similar length pad little: on a CPU this is most of the speed.
-            train_sampling_strategy="group_by_length",
-            dataloader_pin_memory=False,
-        )
-        trainer = _joint_trainer(Trainer)(
-            model=self.model, args=args, train_dataset=ds, data_collator=DataCollatorWithPadding(self.tokenizer)
-        )
-        trainer.markers = self.topic_prefix()[1]
-        trainer.remove_callback(PrinterCallback)  # it prints the final loss dict to stdout
-        if p.get("balanced"):
-            # Same "balanced" weighting as the linear families: n / (k * count per class).
-            y = np.asarray(targets)[:, t:].ravel()
-            counts = np.bincount(y[y >= 0].astype(int), minlength=len(STANCES)).astype(float)
-            weights = counts.sum() / (len(STANCES) * np.maximum(counts, 1))
-            trainer.class_weights = torch.tensor(weights, dtype=torch.float32)
-        trainer.train()
+
+        def dataset(first: list[str], second: list[str], targets: list[list[float]]):
+            ds = datasets.Dataset.from_dict({"a": first, "b": second, "labels": targets})
+            return ds.map(lambda batch: self._encode(batch["a"], batch["b"]), batched=True, remove_columns=["a", "b"])
+
+        ds = dataset(first, second, targets)
+        # The dev loss once per epoch: the eval curve beside the training loss in MLflow.
+        eval_ds = dataset(*training_examples(dev[0], dev[1], self.topic_ids)) if dev and len(dev[0]) else None
+        with tempfile.TemporaryDirectory(prefix="stance-hf-") as scratch:
+            args = TrainingArguments(
+                output_dir=scratch,  # nothing is saved there (save_strategy "no"), and it is removed
+                num_train_epochs=p["epochs"],
+                per_device_train_batch_size=p["batch_size"],
+                per_device_eval_batch_size=p["predict_batch_size"],
+                learning_rate=p["learning_rate"],
+                weight_decay=p["weight_decay"],
+                warmup_steps=float(p["warmup_ratio"]),  # a float < 1 is a ratio
+                seed=p["seed"],
+                data_seed=p["seed"],
+                save_strategy="no",
+                report_to=[],
+                logging_strategy="steps",
+                logging_steps=LOG_EVERY,
+                eval_strategy="epoch" if eval_ds is not None else "no",
+                prediction_loss_only=True,
+                disable_tqdm=True,  # the monitor shows progress, on stderr
+                use_cpu=not torch.cuda.is_available(),
+                dataloader_num_workers=0,
+                # Batches of similar length pad little: on a CPU this is most of the speed.
+                train_sampling_strategy="group_by_length",
+                dataloader_pin_memory=False,
+            )
+            trainer = _joint_trainer(Trainer)(
+                model=self.model,
+                args=args,
+                train_dataset=ds,
+                eval_dataset=eval_ds,
+                data_collator=DataCollatorWithPadding(self.tokenizer),
+                callbacks=[_monitor_callback(monitor or FitMonitor())],
+            )
+            trainer.markers = self.topic_prefix()[1]
+            trainer.remove_callback(PrinterCallback)  # it prints the final loss dict to stdout
+            if p.get("balanced"):
+                # Same "balanced" weighting as the linear families: n / (k * count per class).
+                y = np.asarray(targets)[:, t:].ravel()
+                counts = np.bincount(y[y >= 0].astype(int), minlength=len(STANCES)).astype(float)
+                weights = counts.sum() / (len(STANCES) * np.maximum(counts, 1))
+                trainer.class_weights = torch.tensor(weights, dtype=torch.float32)
+            trainer.train()
         self.model.eval()
 
     def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
@@ -356,6 +422,6 @@ class TransformerClassifier(StanceClassifier):
             )
         self._torch()
         self._quiet()
-        self.tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
-        self.model = AutoModelForTokenClassification.from_pretrained(folder / MODEL_DIR).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer", **HF_TOKENIZER_ARGS)
+        self.model = AutoModelForTokenClassification.from_pretrained(folder / MODEL_DIR, **HF_MODEL_ARGS).eval()
         self._prefix = None

@@ -470,3 +470,41 @@ def resolve_registry(registry: Registry | str | Path | None) -> Registry:
     if not (path / ACTORS_FILE).exists():
         raise StanceError(f"{path}: no actors.yaml (the actor registry): pass --labels DIR")
     return Registry.load(path)
+
+
+def expected_articles(paths: Iterable[str | Path]) -> int | None:
+    """How many articles (or failed inputs) scoring ``paths`` will yield, for a progress
+    total: a file is one, a JSONL corpus one per non-blank line, a folder what it holds.
+    None when it cannot be known without reading the input (stdin)."""
+    from .reading import JSONL_SUFFIXES, SUPPORTED
+
+    def lines(path: Path) -> int:
+        count = 0
+        with path.open("rb") as fh:
+            for line in fh:
+                count += bool(line.strip())
+        return max(count, 1)
+
+    def one(path: Path) -> int:
+        return lines(path) if path.suffix.lower() in JSONL_SUFFIXES else 1
+
+    total = 0
+    for raw in paths:
+        if str(raw) == "-":
+            return None
+        path = Path(raw)
+        try:
+            if path.is_dir():
+                files = [
+                    p
+                    for p in path.rglob("*")
+                    if p.is_file()
+                    and p.suffix.lower() in SUPPORTED
+                    and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                ]
+                total += sum(one(f) for f in files) or 1
+            else:
+                total += one(path)
+        except OSError:
+            total += 1  # reported as a failed input when it is read
+    return total

@@ -27,6 +27,7 @@ from ..config import CHAMPION_DIR, CONFIGS_DIR, DEFAULT_EXPERIMENT, LABELS_DIR, 
 from ..errors import StanceError, first_error
 from ..labels import LabelSet
 from ..models import family_class
+from ..models.base import FitMonitor
 from ..models.params import validate_params
 from ..tracking import CLASSIFIER_ARTIFACT
 from .evaluate import evaluate_classifier, tune_position_threshold
@@ -34,6 +35,41 @@ from .holders import train_holder_model
 
 log = logging.getLogger(__name__)
 FAMILY_ORDER = ("baseline", "embedding", "transformer")
+# The champion is the family best on this metric; the parent's bar chart shows it.
+SELECTION_METRIC = "dev_macro_f1"
+# Counts are facts about the data, not scores: params, so they stay out of the metric charts.
+COUNT_METRICS = ("n_items", "n_sentences")
+
+
+class TrainingMonitor(FitMonitor):
+    """What :func:`train` reports to a user interface (the CLI's progress display).
+
+    Every method is a no-op here. ``stage`` opens each step (the holder model, then each
+    family); ``progress`` and ``metrics`` come from the family's fit; ``finished`` closes it.
+    """
+
+    def stage(self, name: str, index: int, total: int) -> None:
+        """Stage ``index`` (1-based) of ``total`` starts."""
+
+    def finished(self, name: str, summary: str) -> None:
+        """The stage ended; ``summary`` is one line of its results."""
+
+
+class _RunMonitor(FitMonitor):
+    """A family's fit reports here: curves become step metrics of the active run, and
+    everything goes on to the user's monitor."""
+
+    def __init__(self, user: FitMonitor):
+        self.user = user
+
+    def progress(self, done: int, total: int, unit: str = "steps") -> None:
+        self.user.progress(done, total, unit)
+
+    def metrics(self, values: dict[str, float], step: int) -> None:
+        import mlflow
+
+        mlflow.log_metrics(values, step=step)
+        self.user.metrics(values, step)
 
 
 class TrainConfig(BaseModel):
@@ -119,26 +155,70 @@ def git_commit() -> str | None:
         return None
 
 
+def _close(fig) -> None:
+    """Logged figures are done with: pyplot would keep every one open for the process."""
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
 def _flat_params(cfg: TrainConfig, classifier) -> dict:
     params = {"name": cfg.name, "family": cfg.family, "seed": cfg.seed}
     params.update({k: ("null" if v is None else v) for k, v in classifier.params.items()})
     return params
 
 
+INPUT_COLUMNS = ("text", "context", "actor", "side", "topic")  # only text is required
+
+
 def _signature(classifier_dir: Path, sample: pd.DataFrame):
-    """Input/output schema of the pyfunc model, from a real prediction on a few items."""
-    from mlflow.models import infer_signature
+    """Input/output schema of the pyfunc model: ``text`` required and the other input
+    columns optional (as the pyfunc reads them); outputs from a real prediction."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types import ColSpec, Schema
 
     from ..models.base import StanceClassifier
     from ..models.pyfunc import predict_frame
 
     clf = StanceClassifier.load(classifier_dir)
-    example = sample[["text", "context", "actor", "side", "topic"]].head(3).reset_index(drop=True)
-    return infer_signature(example, predict_frame(clf, example))
+    example = sample[list(INPUT_COLUMNS)].head(3).reset_index(drop=True)
+    inputs = Schema([ColSpec("string", c, required=c == "text") for c in INPUT_COLUMNS])
+    return ModelSignature(inputs=inputs, outputs=infer_signature(example, predict_frame(clf, example)).outputs)
 
 
-def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None) -> FamilyResult:
-    """Train one family in its own (child) run and log everything a comparison needs."""
+def source_tags() -> dict[str, str]:
+    """The git commit (and whether the work tree had changes) of the code that trains;
+    nothing outside a git checkout."""
+    commit = git_commit()
+    if not commit:
+        return {}
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        dirty = {"git_dirty": str(bool(out.stdout.strip())).lower()} if out.returncode == 0 else {}
+    except (OSError, subprocess.SubprocessError):
+        dirty = {}
+    return {"mlflow.source.git.commit": commit, "git_commit": commit, **dirty}
+
+
+def train_family(
+    cfg: TrainConfig,
+    labels: LabelSet,
+    workdir: Path,
+    holders=None,
+    monitor: FitMonitor | None = None,
+    tags: dict[str, str] | None = None,
+) -> FamilyResult:
+    """Train one family in its own (child) run and log everything a comparison needs.
+
+    Every run logs its artifacts under the same names (``figures/confusion_test.png``,
+    ``errors/misclassified_test.csv``) so the MLflow UI compares them side by side.
+    """
     import mlflow
 
     from .metrics import best_threshold, confusion_figure
@@ -146,11 +226,17 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None
     seed_everything(cfg.seed)
     topics = {t.id: t.proposition for t in labels.registry.topics.values()}
     classifier = family_class(cfg.family)(topics, {**cfg.params, "seed": cfg.seed})
-    with tracking.run(cfg.name, nested=True, tags={"family": cfg.family, "stance.role": "family"}) as run:
+    run_tags = {**(tags if tags is not None else source_tags()), "family": cfg.family, "stance.role": "family"}
+    with tracking.run(cfg.name, nested=True, tags=run_tags) as run:
         mlflow.log_params(_flat_params(cfg, classifier))
         tracking.log_dataset(labels)
         t0 = time.perf_counter()
-        classifier.fit(labels.sentences("train"), labels.positions("train"))
+        classifier.fit(
+            labels.sentences("train"),
+            labels.positions("train"),
+            dev=(labels.sentences("dev"), labels.positions("dev")),
+            monitor=_RunMonitor(monitor or FitMonitor()),
+        )
         train_seconds = time.perf_counter() - t0
         if holders is not None:
             # The holder model is the same for every family: trained once, logged with each.
@@ -168,31 +254,36 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None
             classifier.params["position_threshold"] = classifier.position_threshold
             metrics["position_threshold"] = classifier.position_threshold
             mlflow.log_dict({str(t): f for t, f in curve.items()}, "position_threshold_curve.json")
+        counts = {}
         for split in ("dev", "test"):
             split_metrics, predictions = evaluate_classifier(classifier, labels, split)
+            counts.update({f"{split}_{k}": int(split_metrics.pop(k)) for k in COUNT_METRICS if k in split_metrics})
             metrics.update({f"{split}_{k}": v for k, v in split_metrics.items()})
             if split == "test":
                 wrong = predictions[predictions["stance"] != predictions["predicted"]]
-                path = workdir / f"misclassified_{cfg.name}.csv"
+                path = workdir / cfg.name / "misclassified_test.csv"
+                path.parent.mkdir(parents=True, exist_ok=True)
                 wrong.to_csv(path, index=False)
                 mlflow.log_artifact(str(path), artifact_path="errors")
                 fig = confusion_figure(
                     list(predictions["stance"]), list(predictions["predicted"]), f"{cfg.name} — test stance"
                 )
                 mlflow.log_figure(fig, "figures/confusion_test.png")
+                _close(fig)
         mlflow.log_metrics(metrics)
+        mlflow.log_params(counts)
         # MLflow names an artifact folder after the source folder, so the folder is "classifier".
         classifier_dir = classifier.save(workdir / cfg.name / CLASSIFIER_ARTIFACT)
         signature = _signature(classifier_dir, labels.positions("train"))
         info = tracking.log_model(classifier_dir, signature)
         mlflow.set_tag("model_uri", info.model_uri)
-        log.info(
-            "%s: dev macro-F1 %.3f, test macro-F1 %.3f, %.0f s",
-            cfg.name,
-            metrics.get("dev_macro_f1", 0),
-            metrics.get("test_macro_f1", 0),
-            train_seconds,
+        summary = (
+            f"dev macro-F1 {metrics.get('dev_macro_f1', 0):.3f}, "
+            f"test macro-F1 {metrics.get('test_macro_f1', 0):.3f}, {train_seconds:.0f} s"
         )
+        log.info("%s: %s", cfg.name, summary)
+        if isinstance(monitor, TrainingMonitor):
+            monitor.finished(cfg.name, summary)
         return FamilyResult(cfg.name, cfg.family, run.info.run_id, metrics, info.model_uri, classifier_dir, signature)
 
 
@@ -204,11 +295,13 @@ def train(
     export_dir: str | Path | None = CHAMPION_DIR,
     keep_dir: str | Path | None = None,
     learned_holders: bool = True,
+    monitor: TrainingMonitor | None = None,
 ) -> TrainResult:
     """Train every configured family under one parent run; register and export the champion.
 
     ``keep_dir`` keeps each family's saved classifier there (benchmarks score with them);
     otherwise they live in a temporary folder for as long as logging needs them.
+    ``monitor`` hears each stage, its progress and its result (the CLI shows them).
     """
     import mlflow
 
@@ -219,10 +312,9 @@ def train(
     if labels.positions("train").empty or labels.sentences("dev").empty:
         raise StanceError(f"{labels_dir}: need train and dev items (run `stance labels split`)")
     tracking.setup(experiment)
-    commit = git_commit()
-    tags = {"stance.role": "parent", "labels_digest": labels.digest}
-    if commit:
-        tags["mlflow.source.git.commit"] = commit
+    monitor = monitor or TrainingMonitor()
+    source = source_tags()
+    tags = {**source, "stance.role": "parent", "labels_digest": labels.digest}
     workdir = Path(keep_dir) if keep_dir else Path(tempfile.mkdtemp(prefix="stance-train-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
@@ -233,23 +325,35 @@ def train(
                     "labels_digest": labels.digest,
                     "families": ",".join(c.family for c in cfgs),
                     "n_items": len(labels.items),
+                    **{
+                        f"n_{split}_items": int((labels.items["split"] == split).sum())
+                        for split in ("train", "dev", "test")
+                    },
+                    "selection_metric": SELECTION_METRIC,
                 }
             )
             tracking.log_dataset(labels)
             result = TrainResult(parent.info.run_id)
-            holders = train_holder_model(labels) if learned_holders else None
-            if holders is not None:
+            stages = len(cfgs) + bool(learned_holders)
+            holders = None
+            if learned_holders:
+                monitor.stage("holder model", 1, stages)
+                holders = train_holder_model(labels)
                 mlflow.log_metrics(holders[1])
-            for cfg in cfgs:
-                result.results.append(train_family(cfg, labels, workdir, holders))
+                monitor.finished("holder model", f"dev accuracy {holders[1].get('dev_holder_accuracy', 0):.3f}")
+            for i, cfg in enumerate(cfgs, stages - len(cfgs) + 1):
+                monitor.stage(cfg.name, i, stages)
+                result.results.append(train_family(cfg, labels, workdir, holders, monitor, source))
             table = result.table()
             mlflow.log_table(table.reset_index(names="model"), "comparison.json")
             from .metrics import comparison_figure
 
-            mlflow.log_figure(comparison_figure(table), "figures/comparison_test_macro_f1.png")
-            result.champion = max(result.results, key=lambda r: r.metrics.get("dev_macro_f1", 0.0))
+            fig = comparison_figure(table, SELECTION_METRIC)
+            mlflow.log_figure(fig, f"figures/comparison_{SELECTION_METRIC}.png")
+            _close(fig)
+            result.champion = max(result.results, key=lambda r: r.metrics.get(SELECTION_METRIC, 0.0))
             mlflow.set_tag("champion", result.champion.name)
-            mlflow.log_metric("champion_dev_macro_f1", result.champion.metrics.get("dev_macro_f1", 0.0))
+            mlflow.log_metric(f"champion_{SELECTION_METRIC}", result.champion.metrics.get(SELECTION_METRIC, 0.0))
             if register:
                 result.champion_version = register_champion(result.champion)
             if export_dir:
@@ -265,7 +369,7 @@ def register_champion(champion: FamilyResult) -> str:
     return tracking.register_champion(
         champion.model_uri,
         tags={"family": champion.family, "run_id": champion.run_id},
-        version_tags={"dev_macro_f1": f"{champion.metrics.get('dev_macro_f1', 0):.4f}"},
+        version_tags={SELECTION_METRIC: f"{champion.metrics.get(SELECTION_METRIC, 0):.4f}"},
     )
 
 
@@ -292,11 +396,15 @@ def export_champion(champion: FamilyResult, export_dir: Path, version: str | Non
         ),
         encoding="utf-8",
     )
+    from filelock import FileLock
+
     old = export_dir.with_name(export_dir.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if export_dir.exists():
-        export_dir.rename(old)
-    staging.rename(export_dir)
-    shutil.rmtree(staging.parent, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
+    # Two trainings finishing together swap one at a time; the last one's champion stays.
+    with FileLock(str(export_dir.with_name(f".{export_dir.name}.lock")), timeout=300):
+        shutil.rmtree(old, ignore_errors=True)
+        if export_dir.exists():
+            export_dir.rename(old)
+        staging.rename(export_dir)
+        shutil.rmtree(staging.parent, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
     return export_dir
