@@ -56,6 +56,8 @@ class TransformerParams(FamilyParams):
     freeze_embeddings: bool = False
     inference_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where native
     predict_batch_size: int = 32
+    onnx_export: bool = True  # save also writes the int8 ONNX model (model.int8.onnx)
+    runtime: Literal["auto", "onnx", "torch"] = "auto"  # auto: ONNX Runtime where the folder has it
 
 
 PARAMS: dict[str, type[FamilyParams]] = {
