@@ -39,7 +39,8 @@ def has_onnx(folder: Path) -> bool:
 def resolve_runtime(runtime: str, available: bool, where: str = "model") -> str:
     """``auto`` → ``onnx`` where the int8 model exists, else ``torch``; a bad name is one line."""
     if runtime not in RUNTIMES:
-        raise StanceError(f"runtime {runtime!r} (STANCE_RUNTIME or params.runtime): choose one of {', '.join(RUNTIMES)}")
+        choices = ", ".join(RUNTIMES)
+        raise StanceError(f"runtime {runtime!r} (STANCE_RUNTIME or params.runtime): choose one of {choices}")
     if runtime == "onnx" and not available:
         raise StanceError(f"{where}: no {ONNX_FILE} to run with ONNX Runtime; retrain, or use runtime torch")
     if runtime == "auto":
@@ -74,9 +75,7 @@ def export_int8(model, tokenizer, prefix: str, markers: list[int], max_length: i
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).logits
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
 
     sample = tokenizer([prefix, prefix], ["A sample sentence.", "Another, longer sample sentence."], padding=True)
     args = tuple(torch.tensor(sample[k], dtype=torch.int64) for k in INPUTS)
@@ -89,7 +88,7 @@ def export_int8(model, tokenizer, prefix: str, markers: list[int], max_length: i
                 str(fp32),
                 input_names=list(INPUTS),
                 output_names=["logits"],
-                dynamic_axes={**{k: {0: "batch", 1: "sequence"} for k in INPUTS}, "logits": {0: "batch", 1: "sequence"}},
+                dynamic_axes={k: {0: "batch", 1: "sequence"} for k in (*INPUTS, "logits")},
                 opset_version=17,
                 dynamo=False,
             )
@@ -153,11 +152,10 @@ class OnnxEncoder:
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(
-                str(folder / meta["file"]), options, providers=["CPUExecutionProvider"]
-            )
+            self.session = ort.InferenceSession(str(folder / meta["file"]), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise StanceError(f"{folder / meta['file']}: cannot load ONNX model: {str(exc).splitlines()[0][:160]}")
+            why = str(exc).splitlines()[0][:160]
+            raise StanceError(f"{folder / meta['file']}: cannot load ONNX model: {why}") from exc
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def encode(self, sentences: list[str], contexts: list[str]) -> list:
