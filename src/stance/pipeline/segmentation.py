@@ -55,8 +55,7 @@ def load_nlp():
     """The spaCy pipeline, loaded once per process (tagger, parser, lemmatizer, NER)."""
     global _nlp
     if _nlp is None:
-        import spacy
-
+        spacy = import_spacy()
         try:
             # senter is redundant with the parser, which also gives the sentence bounds.
             nlp = spacy.load(SPACY_MODEL, exclude=["senter"])
@@ -69,6 +68,28 @@ def load_nlp():
         nlp.tokenizer.add_special_case("X.", [{"ORTH": "X"}, {"ORTH": "."}])
         _nlp = nlp
     return _nlp
+
+
+def import_spacy():
+    """spaCy, imported without torch where torch is not loaded yet.
+
+    thinc (spaCy's layer library) imports torch at start-up when it is installed, only to
+    offer PyTorch wrappers that the small English pipeline never uses: about a second of
+    every cold start. Blocking the import for that moment leaves torch importable later.
+    """
+    import sys
+
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # `import torch` raises ImportError: thinc takes its no-torch path
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 def paragraphs(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> list[tuple[int, str]]:
