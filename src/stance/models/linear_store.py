@@ -54,9 +54,8 @@ class TfidfFeatures:
         )
         if not supported:
             raise StanceError(f"TF-IDF settings not supported by the fast format: {p}")
-        settings = {
-            k: p[k] for k in ("analyzer", "token_pattern", "lowercase", "sublinear_tf", "use_idf", "norm", "ngram_range")
-        }
+        keys = ("analyzer", "token_pattern", "lowercase", "sublinear_tf", "use_idf", "norm", "ngram_range")
+        settings = {k: p[k] for k in keys}
         settings["ngram_range"] = list(settings["ngram_range"])
         vocab = [""] * len(vec.vocabulary_)
         for term, i in vec.vocabulary_.items():
@@ -199,7 +198,7 @@ class LinearDictModel:
 
     @classmethod
     def from_sklearn(cls, vectorizer, model) -> LinearDictModel:
-        if len(model.classes_) != 2 or any(not isinstance(v, (int, np.integer)) for v in vectorizer.vocabulary_.values()):
+        if len(model.classes_) != 2:
             raise StanceError("holder model: expected a binary logistic regression over a DictVectorizer")
         vocab = [""] * len(vectorizer.vocabulary_)
         for name, i in vectorizer.vocabulary_.items():
