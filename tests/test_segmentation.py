@@ -65,3 +65,17 @@ def test_spacy_model_loaded_once_and_missing_model_is_one_line(monkeypatch):
     monkeypatch.setattr(segmentation, "SPACY_MODEL", "no_such_spacy_model")
     with pytest.raises(StanceError, match="no_such_spacy_model.*not installed"):
         load_nlp()
+
+
+def test_parallel_segment_matches_segment_and_keeps_empty_batches():
+    from stance.pipeline.segmentation import parallel_segment
+
+    texts = ["Zelensky spoke. Putin did not.\n\nA second paragraph here.", "One more. And another one."]
+    batches = [texts, [], ["   "], texts[::-1]]
+    got = list(parallel_segment(iter(batches), load_nlp(), n_process=2, batch_size=2))
+    assert [b for b, _ in got] == batches
+    for batch, sentences in got:
+        expected = segment(batch)
+        assert [[(s.text, s.start, s.paragraph) for s in art] for art in sentences] == [
+            [(s.text, s.start, s.paragraph) for s in art] for art in expected
+        ]
