@@ -150,6 +150,8 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        # Idle threads sleep rather than spin: the spaCy workers need those cores meanwhile.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
             self.session = ort.InferenceSession(str(folder / meta["file"]), options, providers=["CPUExecutionProvider"])

@@ -433,16 +433,21 @@ def score_corpus(
     strict: bool = False,
     max_chars: int = MAX_CHARS,
     on_problem: Callable[[InputProblem], None] | None = None,
+    n_process: int | None = None,
 ) -> CorpusResult:
     """Score files, folders (recursively), JSONL corpora and ``"-"`` (stdin), streaming.
 
     The model and registry load now (a bad model raises :class:`StanceError` here);
     articles are read and scored while you iterate the returned :class:`CorpusResult`.
-    ``model`` may also be a :class:`Scorer`.
+    ``model`` may also be a :class:`Scorer`. ``n_process``: spaCy worker processes (None:
+    one per core where the input is more than one batch).
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    scorer = model if isinstance(model, Scorer) else Scorer(model, registry, min_confidence=min_confidence)
+    if isinstance(model, Scorer):
+        scorer = model
+    else:
+        scorer = Scorer(model, registry, min_confidence=min_confidence, n_process=n_process)
     items = read_inputs(list(paths), date=date, strict=strict, max_chars=max_chars)
     return CorpusResult(scorer, items, on_problem)
 
