@@ -164,9 +164,11 @@ class OnnxEncoder:
         pairs = [f"{s} [previous] {c}" if c else s for s, c in zip(sentences, contexts, strict=True)]
         return self.tokenizer.encode_batch([(self.prefix, p) for p in pairs])
 
-    def logits(self, sentences: list[str], contexts: list[str], batch_size: int = 32) -> np.ndarray:
+    def logits(self, sentences: list[str], contexts: list[str], batch_size: int = 32, sort: bool = True) -> np.ndarray:
+        """``sort=False`` batches in input order (padding to each batch's longest): for the bench."""
         encodings = self.encode(sentences, contexts)
-        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        lengths = [len(e.ids) for e in encodings]
+        order = np.argsort(lengths, kind="stable") if sort else np.arange(len(encodings))
         n_out = None
         out = None
         for start in range(0, len(order), batch_size):

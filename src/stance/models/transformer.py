@@ -93,6 +93,22 @@ def _joint_trainer(base):
     return JointTrainer
 
 
+def _epoch_timer(seconds: list[float]):
+    """A Trainer callback that appends each epoch's wall time to ``seconds``."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class EpochTimer(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            seconds.append(time.perf_counter() - self.start)
+
+    return EpochTimer()
+
+
 def training_examples(
     sentences: pd.DataFrame, items: pd.DataFrame, topic_ids: list[str]
 ) -> tuple[list[str], list[str], list[list[float]]]:
@@ -304,6 +320,8 @@ class TransformerClassifier(StanceClassifier):
         )
         trainer.markers = self.topic_prefix()[1]
         trainer.remove_callback(PrinterCallback)  # it prints the final loss dict to stdout
+        self.epoch_seconds = []  # wall time of each epoch (training logs it to MLflow)
+        trainer.add_callback(_epoch_timer(self.epoch_seconds))
         if p.get("balanced"):
             # Same "balanced" weighting as the linear families: n / (k * count per class).
             y = np.asarray(targets)[:, t:].ravel()

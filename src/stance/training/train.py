@@ -137,6 +137,23 @@ def _signature(classifier_dir: Path, sample: pd.DataFrame):
     return infer_signature(example, predict_frame(clf, example))
 
 
+def _onnx_quality(classifier_dir: Path, labels: LabelSet, metrics: dict) -> dict[str, float]:
+    """Dev metrics of the saved int8 ONNX model (what scoring runs) and their cost in F1."""
+    from ..models.onnx_runtime import has_onnx
+
+    if not has_onnx(classifier_dir) or not len(labels.sentences("dev")):
+        return {}
+    from ..models.base import StanceClassifier
+
+    onnx = StanceClassifier.load(classifier_dir)
+    onnx.use_runtime("onnx")
+    dev, _ = evaluate_classifier(onnx, labels, "dev")
+    out = {f"onnx_dev_{k}": dev[k] for k in ("macro_f1", "f_avg", "topic_f1_micro", "sentences_per_second")}
+    out["onnx_dev_macro_f1_delta"] = dev["macro_f1"] - metrics.get("dev_macro_f1", float("nan"))
+    out["onnx_dev_topic_f1_delta"] = dev["topic_f1_micro"] - metrics.get("dev_topic_f1_micro", float("nan"))
+    return out
+
+
 def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None) -> FamilyResult:
     """Train one family in its own (child) run and log everything a comparison needs."""
     import mlflow
@@ -152,6 +169,9 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None
         t0 = time.perf_counter()
         classifier.fit(labels.sentences("train"), labels.positions("train"))
         train_seconds = time.perf_counter() - t0
+        epochs = getattr(classifier, "epoch_seconds", None) or []
+        for epoch, seconds in enumerate(epochs, start=1):
+            mlflow.log_metric("epoch_seconds", seconds, step=epoch)
         if holders is not None:
             # The holder model is the same for every family: trained once, logged with each.
             classifier.holder_model, holder_metrics = holders
@@ -163,6 +183,8 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None
             )
             classifier.params["topic_threshold"] = classifier.topic_threshold
         metrics = {"train_seconds": train_seconds, "topic_threshold": classifier.topic_threshold}
+        if epochs:
+            metrics["seconds_per_epoch"] = sum(epochs) / len(epochs)
         for split in ("dev", "test"):
             split_metrics, predictions = evaluate_classifier(classifier, labels, split)
             metrics.update({f"{split}_{k}": v for k, v in split_metrics.items()})
@@ -178,6 +200,8 @@ def train_family(cfg: TrainConfig, labels: LabelSet, workdir: Path, holders=None
         mlflow.log_metrics(metrics)
         # MLflow names an artifact folder after the source folder, so the folder is "classifier".
         classifier_dir = classifier.save(workdir / cfg.name / CLASSIFIER_ARTIFACT)
+        metrics.update(_onnx_quality(classifier_dir, labels, metrics))
+        mlflow.log_metrics({k: v for k, v in metrics.items() if k.startswith("onnx_")})
         signature = _signature(classifier_dir, labels.positions("train"))
         info = tracking.log_model(classifier_dir, signature)
         mlflow.set_tag("model_uri", info.model_uri)
