@@ -63,3 +63,22 @@ def test_corrupt_file_is_one_line_error(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(StanceError, match="not a stance linear model file"):
         LinearTextModel.load(bad)
+
+
+def test_holder_model_loaded_fast_saves_again(tmp_path):
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from stance.pipeline.holders import HolderModel
+
+    rows, y = [{"a": 1.0}, {"b": 1.0}] * 4, [1, 0] * 4
+    model = HolderModel(threshold=0.3)
+    model.vectorizer = DictVectorizer()
+    model.model = LogisticRegression().fit(model.vectorizer.fit_transform(rows), y)
+    (tmp_path / "one").mkdir()
+    model.save(tmp_path / "one" / "h.skops")
+    loaded = HolderModel.load(tmp_path / "one" / "h.skops")
+    (tmp_path / "two").mkdir()
+    loaded.save(tmp_path / "two" / "h.skops")  # from the fast format: arrays only
+    again = HolderModel.load(tmp_path / "two" / "h.skops")
+    assert again.threshold == 0.3 and np.allclose(again.fast.positive(rows), loaded.fast.positive(rows))

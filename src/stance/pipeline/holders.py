@@ -243,10 +243,12 @@ class HolderModel:
 
         from ..models.linear_store import LinearDictModel
 
-        sio.dump({"vectorizer": self.vectorizer, "model": self.model, "threshold": self.threshold}, path)
-        # The same model as arrays + JSON beside it: what load reads (no scikit-learn import).
-        fast = LinearDictModel.from_sklearn(self.vectorizer, self.model)
+        # The model as arrays + JSON beside the skops file: what load reads (no scikit-learn
+        # import). One loaded from that format has no scikit-learn objects to write again.
+        fast = self.fast or LinearDictModel.from_sklearn(self.vectorizer, self.model)
         fast.save(Path(path).with_suffix(".npz"), {"threshold": self.threshold})
+        if self.model is not None:
+            sio.dump({"vectorizer": self.vectorizer, "model": self.model, "threshold": self.threshold}, path)
 
     @classmethod
     def load(cls, path) -> HolderModel:
