@@ -52,7 +52,8 @@ def export_int8(model, tokenizer, prefix: str, markers: list[int], max_length: i
     """Export ``model`` (float32) to ONNX, fuse BERT ops, quantise to int8 into ``folder``.
 
     The TorchScript exporter (``dynamo=False``) traces the fixed BERT graph in seconds and
-    needs no extra packages; dynamic axes keep batch size and sequence length free.
+    needs no extra packages (torch 2.13 still ships it, deprecated; the dynamo exporter
+    would add onnxscript); dynamic axes keep batch size and sequence length free.
     """
     import onnx
     import torch
