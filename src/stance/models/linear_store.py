@@ -16,7 +16,6 @@ the probabilities against scikit-learn's own.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -85,22 +84,29 @@ class TfidfFeatures:
                     break
         return grams
 
-    def features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        vocab = self.vocabulary
-        counts = Counter(i for i in map(vocab.get, self._analyse(text)) if i is not None)
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        val = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    def transform(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sparse TF-IDF rows of ``texts`` as (row, feature index, value) triplets."""
+        get = self.vocabulary.get
+        rows: list[int] = []
+        idx: list[int] = []
+        counts: list[int] = []
+        for r, text in enumerate(texts):
+            c = Counter(map(get, self._analyse(text)))
+            c.pop(None, None)  # out-of-vocabulary n-grams
+            rows.extend([r] * len(c))
+            idx.extend(c.keys())
+            counts.extend(c.values())
+        row = np.asarray(rows, dtype=np.int64)
+        col = np.asarray(idx, dtype=np.int64)
+        val = np.asarray(counts, dtype=np.float64)
         if self.settings["sublinear_tf"]:
             val = np.log(val) + 1.0
         if self.idf is not None:
-            val = val * self.idf[idx]
+            val = val * self.idf[col]
         if self.settings["norm"] == "l2":
-            norm = math.sqrt(float(val @ val))
-            if norm > 0:
-                val = val / norm
-        return idx, val
+            norms = np.sqrt(np.bincount(row, weights=val * val, minlength=len(texts)))
+            val = val / np.where(norms > 0, norms, 1.0)[row]
+        return row, col, val
 
 
 class LinearTextModel:
@@ -134,15 +140,16 @@ class LinearTextModel:
         return cls(parts, clf.coef_, clf.intercept_, list(clf.classes_), "multinomial")
 
     def decision(self, frame) -> np.ndarray:
-        columns = {col: list(frame[col]) for _, col, _, _ in self.parts}
-        out = np.tile(self.intercept, (len(frame), 1))
-        for row in range(len(frame)):
-            offset = 0
-            for _, col, feats, weight in self.parts:
-                idx, val = feats.features(columns[col][row])
-                if len(idx):
-                    out[row] += weight * (val @ self.coef[offset + idx])
-                offset += feats.size
+        n = len(frame)
+        out = np.tile(np.asarray(self.intercept, dtype=np.float64), (n, 1))
+        offset = 0
+        for _, col, feats, weight in self.parts:
+            row, idx, val = feats.transform([str(t) for t in frame[col]])
+            if len(idx):
+                contrib = (weight * val)[:, None] * self.coef[offset + idx]  # (nnz, outputs)
+                for k in range(out.shape[1]):
+                    out[:, k] += np.bincount(row, weights=contrib[:, k], minlength=n)
+            offset += feats.size
         return out
 
     def predict_proba(self, frame) -> np.ndarray:
