@@ -144,11 +144,16 @@ class LinearTextModel:
         out = np.tile(np.asarray(self.intercept, dtype=np.float64), (n, 1))
         offset = 0
         for _, col, feats, weight in self.parts:
-            row, idx, val = feats.transform([str(t) for t in frame[col]])
+            # Stance rows repeat a sentence once per (holder, topic): analyse each text once.
+            unique: dict[str, int] = {}
+            where = np.fromiter((unique.setdefault(str(t), len(unique)) for t in frame[col]), dtype=np.int64, count=n)
+            row, idx, val = feats.transform(list(unique))
             if len(idx):
                 contrib = (weight * val)[:, None] * self.coef[offset + idx]  # (nnz, outputs)
-                for k in range(out.shape[1]):
-                    out[:, k] += np.bincount(row, weights=contrib[:, k], minlength=n)
+                part = np.column_stack(
+                    [np.bincount(row, weights=contrib[:, k], minlength=len(unique)) for k in range(out.shape[1])]
+                )
+                out += part[where]
             offset += feats.size
         return out
 
