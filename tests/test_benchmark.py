@@ -24,3 +24,66 @@ def test_example_articles_cycle_with_unique_ids(examples_dir):
 
 def test_startup_time_is_measured():
     assert 0 < startup_seconds(repeats=1) < 10
+
+
+def test_cpu_flags_are_read():
+    from stance.training.bench import CPU_FLAGS, cpu_flags
+
+    flags = cpu_flags()
+    assert set(flags) <= set(CPU_FLAGS) and all(isinstance(v, bool) for v in flags.values())
+
+
+def test_cold_start_of_one_article(tiny_model_dir):
+    from stance.training.bench import cold_start_seconds
+
+    assert 0 < cold_start_seconds(tiny_model_dir, repeats=1) < 60
+
+
+def test_onnx_against_torch_float32_and_length_sorting(tmp_path, tiny_labels):
+    from pathlib import Path
+
+    from stance.labels import LabelSet
+    from stance.models.transformer import TransformerClassifier
+    from stance.training.bench import compare_runtimes, length_sorting_gain, results_markdown
+
+    labels = LabelSet.load(Path(__file__).parent / "fixtures" / "labels_custom")
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    params = {"epochs": 1, "batch_size": 8, "max_length": 64, "max_train_items": 16, "num_layers": 1}
+    clf = TransformerClassifier(topics, params)
+    clf.fit(labels.sentences("train"), labels.positions("train"))
+    folder = clf.save(tmp_path / "m")
+    result = compare_runtimes(folder, n_articles=4, labels_dir=tiny_labels)
+    assert result["onnx_int8"]["sentences"] == result["torch_float32"]["sentences"] > 0
+    assert result["speedup"] > 0
+    gain = length_sorting_gain(folder, tiny_labels)
+    assert gain["sorted_sentences_per_s"] > 0 and gain["gain"] > 0
+    family = {
+        "name": "t",
+        "family": "transformer",
+        "train_seconds": 1.0,
+        "seconds_per_epoch": 1.0,
+        "onnx_dev_macro_f1_delta": -0.004,
+        "cold_start_seconds": 2.0,
+        "runtimes": result,
+        "length_sorting": gain,
+        "scoring": result["onnx_int8"],
+        "pipeline_test": {},
+        **{k: 0.5 for k in ("test_macro_f1", "test_f_avg", "test_accuracy", "test_topic_f1_micro", "dev_macro_f1")},
+        **{f"test_f1_{s}": 0.5 for s in ("support", "oppose", "neutral")},
+    }
+    table = results_markdown(
+        {
+            "date": "d",
+            "machine": "m",
+            "python": "3",
+            "parent_run_id": "p",
+            "train_all_seconds": 60,
+            "train_peak_rss_mb": 1,
+            "champion_on_dev": "t",
+            "startup_seconds": 0.1,
+            "families": [family],
+            "cpu": "x",
+            "cpu_flags": {"avx2": True},
+        }
+    )
+    assert "int8 ONNX speed-up over float32" in table and "-0.004" in table and "features: avx2" in table

@@ -213,3 +213,15 @@ def test_expected_articles_counts_files_and_jsonl_lines(tmp_path):
     assert expected_articles([tmp_path / "c.jsonl", tmp_path / "a.txt"]) == 4
     assert expected_articles([tmp_path / "missing.txt"]) == 1
     assert expected_articles(["-"]) is None
+
+
+def test_worker_processes_give_the_same_results(tiny_model, registry, examples_dir):
+    from stance.training.bench import example_articles
+
+    articles = list(example_articles(9, examples_dir))
+    one = Scorer(tiny_model, registry, batch_articles=2, n_process=1)
+    two = Scorer(tiny_model, registry, batch_articles=2, n_process=2)
+    seq, par = list(one.score(articles)), list(two.score(articles))
+    assert [r.id for r in par] == [a.id for a in articles]
+    assert [[f.to_dict() for f in r.findings] for r in par] == [[f.to_dict() for f in r.findings] for r in seq]
+    assert sum(len(r.sentences) for r in par) > 50

@@ -85,3 +85,17 @@ def test_a_long_unpunctuated_text_is_cut_into_capped_sentences(nlp):
     assert all(not p[0].isspace() and text[o - 1] == " " for o, p in pieces[1:])
     assert [len(p) for _, p in cap_runs("x" * 2500, 1000)] == [1000, 1000, 500]
     assert cap_runs("Short. Text.", 1000) == [(0, "Short. Text.")]
+
+
+def test_parallel_segment_matches_segment_and_keeps_empty_batches():
+    from stance.pipeline.segmentation import parallel_segment
+
+    texts = ["Zelensky spoke. Putin did not.\n\nA second paragraph here.", "One more. And another one."]
+    batches = [texts, [], ["   "], texts[::-1]]
+    got = list(parallel_segment(iter(batches), load_nlp(), n_process=2, batch_size=2))
+    assert [b for b, _ in got] == batches
+    for batch, sentences in got:
+        expected = segment(batch)
+        assert [[(s.text, s.start, s.paragraph) for s in art] for art in sentences] == [
+            [(s.text, s.start, s.paragraph) for s in art] for art in expected
+        ]

@@ -14,7 +14,8 @@ from stance.labels import LabelSet
 from stance.models.transformer import IGNORE, TransformerClassifier, holder_prefix, training_examples
 
 LABELS = Path(__file__).parent / "fixtures" / "labels_custom"
-TINY = {"epochs": 1, "batch_size": 8, "max_length": 64, "max_train_items": 40, "seed": 7}
+# No ONNX copy: these tests are about the PyTorch reference path (tests/test_onnx_runtime.py: ONNX).
+TINY = {"epochs": 1, "batch_size": 8, "max_length": 64, "max_train_items": 40, "seed": 7, "onnx_export": False}
 
 ZEL_PUTIN = "Zelensky rejected Putin's demand that Kyiv cede Donbas."
 SENTENCES = pd.DataFrame(

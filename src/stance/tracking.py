@@ -174,7 +174,18 @@ def requirements() -> list[str]:
     from importlib.metadata import PackageNotFoundError, version
 
     reqs = []
-    for pkg in ("torch", "transformers", "scikit-learn", "skops", "pandas", "numpy", "pyyaml", "pydantic"):
+    for pkg in (
+        "torch",
+        "transformers",
+        "onnxruntime",
+        "tokenizers",
+        "scikit-learn",
+        "skops",
+        "pandas",
+        "numpy",
+        "pyyaml",
+        "pydantic",
+    ):
         try:
             reqs.append(f"{pkg}=={version(pkg).split('+', 1)[0]}")
         except PackageNotFoundError:

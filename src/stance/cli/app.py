@@ -457,6 +457,15 @@ def score_cmd(
         int,
         typer.Option("--max-chars", min=1000, help="Score at most this many characters of an article (cut beyond)."),
     ] = MAX_CHARS,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            min=1,
+            help="spaCy worker processes for inputs of more than one batch (default: one per core; "
+            "a single batch is always parsed in-process).",
+        ),
+    ] = None,
 ) -> None:
     """Score articles: who holds which position on each issue, with evidence.
 
@@ -488,6 +497,7 @@ def score_cmd(
         strict=strict,
         max_chars=max_chars,
         on_problem=lambda p: progress.echo(f"stance: {p}"),
+        n_process=processes,
     )
     try:
         with atomic_output(out) as stream:

@@ -160,7 +160,7 @@ class StanceClassifier(ABC):
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         model = family_class(meta["family"])(meta["topics"], meta["params"])
         model._load_weights(folder)
-        if (folder / HOLDER_FILE).exists():
+        if (folder / HOLDER_FILE).exists() or (folder / HOLDER_FILE).with_suffix(".npz").exists():
             from ..pipeline.holders import HolderModel
 
             model.holder_model = HolderModel.load(folder / HOLDER_FILE)

@@ -3,7 +3,8 @@
 Target awareness comes from features conjoined with the topic (each word also appears as
 ``topic__word``) and from holder features (topic, side, side×topic), so one linear model
 can learn that the same words mean different things for different issues and holders.
-Saved with skops (no pickle).
+Saved as arrays + JSON (:mod:`stance.models.linear_store`: no pickle, loads without
+scikit-learn); folders saved with skops by older versions still load.
 """
 
 from __future__ import annotations
@@ -146,20 +147,20 @@ class BaselineClassifier(StanceClassifier):
         return align_classes(probs, self.stance_model.classes_)
 
     def _save_weights(self, folder: Path) -> None:
-        import skops.io as sio
-        from sklearn.feature_extraction.text import TfidfVectorizer
+        from .linear_store import LinearTextModel
 
-        for pipeline in (self.topic_model, self.stance_model):
-            for vec in pipeline.named_steps["features"].named_transformers_.values():
-                if isinstance(vec, TfidfVectorizer):
-                    # numpy-int vocabularies become one archive member per word in skops
-                    # (minutes to write); plain ints are stored as one JSON object.
-                    vec.vocabulary_ = {w: int(i) for w, i in vec.vocabulary_.items()}
-        sio.dump(self.topic_model, folder / "topic_model.skops")
-        sio.dump(self.stance_model, folder / "stance_model.skops")
+        # Arrays + JSON (no pickle, no scikit-learn needed to load): see linear_store.
+        LinearTextModel.from_sklearn(self.topic_model).save(folder / "topic_model.npz")
+        LinearTextModel.from_sklearn(self.stance_model).save(folder / "stance_model.npz")
 
     def _load_weights(self, folder: Path) -> None:
-        from . import load_skops
+        if (folder / "topic_model.npz").exists():
+            from .linear_store import LinearTextModel
+
+            self.topic_model = LinearTextModel.load(folder / "topic_model.npz")
+            self.stance_model = LinearTextModel.load(folder / "stance_model.npz")
+            return
+        from . import load_skops  # folders written before the fast format
 
         self.topic_model = load_skops(folder / "topic_model.skops")
         self.stance_model = load_skops(folder / "stance_model.skops")

@@ -46,17 +46,19 @@ class TransformerParams(FamilyParams):
     base_model: str | None = None  # None: the offline all-MiniLM-L6-v2; or a folder / hub id
     num_layers: int | None = 4  # keep the first N encoder layers (None: all); fewer = faster
     max_length: int = 96
-    batch_size: int = 16
-    learning_rate: float = 2.0e-4
-    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 3.0e-4
+    epochs: int = 4
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     threads: int | None = None  # None: all cores
     max_train_items: int | None = None
     balanced: bool = True  # class-weighted stance loss
-    freeze_embeddings: bool = False
+    freeze_embeddings: bool = True
     inference_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where native
     predict_batch_size: int = 32
+    onnx_export: bool = True  # save also writes the int8 ONNX model (model.int8.onnx)
+    runtime: Literal["auto", "onnx", "torch"] = "auto"  # auto: ONNX Runtime where the folder has it
 
 
 PARAMS: dict[str, type[FamilyParams]] = {

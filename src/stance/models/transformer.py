@@ -18,14 +18,18 @@ model learns both readings: every sentence once without a holder (topics, and th
 stance where its holders agree) and every (sentence, holder) pair with a position once
 with the holder.
 
-On a CPU with native bfloat16 (AVX512-BF16/AMX) inference runs under bfloat16 autocast,
-about 1.8 times as fast as float32; probabilities move by 0.001 on average. ``num_layers``
+Saving also writes an int8 ONNX copy (:mod:`stance.models.onnx_runtime`), and loading
+picks ONNX Runtime where the folder has one (``runtime: torch`` or ``STANCE_RUNTIME=torch``
+keep PyTorch, the reference). On the PyTorch path, a CPU with native bfloat16
+(AVX512-BF16/AMX) runs inference under bfloat16 autocast, about 1.8 times as fast as
+float32; probabilities move by 0.001 on average. ``num_layers``
 keeps only the first encoder layers: fewer layers, faster scoring.
 Data goes through ``datasets`` and training through ``transformers.Trainer``.
 """
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -137,6 +141,22 @@ def _joint_trainer(base):
     return JointTrainer
 
 
+def _epoch_timer(seconds: list[float]):
+    """A Trainer callback that appends each epoch's wall time to ``seconds``."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class EpochTimer(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **kwargs):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, args, state, control, **kwargs):
+            seconds.append(time.perf_counter() - self.start)
+
+    return EpochTimer()
+
+
 def training_examples(
     sentences: pd.DataFrame, items: pd.DataFrame, topic_ids: list[str]
 ) -> tuple[list[str], list[str], list[list[float]]]:
@@ -186,6 +206,8 @@ class TransformerClassifier(StanceClassifier):
     def __init__(self, topics, params=None):
         super().__init__(topics, params)
         self.model = self.tokenizer = self._prefix = None
+        self.onnx = None  # an OnnxEncoder when scoring through ONNX Runtime
+        self._folder: Path | None = None  # where the weights were loaded from
         # The stance part of the last holder-free passes, so that predict_stance after
         # predict_topics on the same sentences (what scoring does) costs no second pass.
         self._sentence_stances: dict[tuple[str, str], np.ndarray] = {}
@@ -279,6 +301,8 @@ class TransformerClassifier(StanceClassifier):
 
     def _logits(self, sentences: list[str], contexts: list[str]) -> np.ndarray:
         """Outputs at the topic names (n, T, 1 + 3), batched by length so batches pad little."""
+        if self.onnx is not None:
+            return self.onnx.logits(sentences, contexts, int(self.params["predict_batch_size"]))
         torch = self._torch()
         device = next(self.model.parameters()).device
         enc = self._encode(sentences, contexts)
@@ -298,9 +322,9 @@ class TransformerClassifier(StanceClassifier):
     @staticmethod
     def _split(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Topic probabilities (n, T) and per-topic stance probabilities (n, T, 3)."""
-        from scipy.special import expit, softmax
-
-        return expit(logits[..., 0]), softmax(logits[..., 1:], axis=2)
+        # numpy, not scipy.special: importing scipy costs a cold start a second.
+        stance = np.exp(logits[..., 1:] - logits[..., 1:].max(axis=2, keepdims=True))
+        return 1.0 / (1.0 + np.exp(-logits[..., 0])), stance / stance.sum(axis=2, keepdims=True)
 
     # -- the contract ----------------------------------------------------------------------------
     def fit(self, sentences: pd.DataFrame, items: pd.DataFrame, dev=None, monitor: FitMonitor | None = None) -> None:
@@ -363,6 +387,8 @@ class TransformerClassifier(StanceClassifier):
             )
             trainer.markers = self.topic_prefix()[1]
             trainer.remove_callback(PrinterCallback)  # it prints the final loss dict to stdout
+            self.epoch_seconds = []  # wall time of each epoch (training logs it to MLflow)
+            trainer.add_callback(_epoch_timer(self.epoch_seconds))
             if p.get("balanced"):
                 # Same "balanced" weighting as the linear families: n / (k * count per class).
                 y = np.asarray(targets)[:, t:].ravel()
@@ -409,10 +435,42 @@ class TransformerClassifier(StanceClassifier):
         return out
 
     def _save_weights(self, folder: Path) -> None:
+        if self.model is None:  # loaded for ONNX Runtime only: the reference weights are needed
+            self.use_runtime("torch")
         self.tokenizer.save_pretrained(folder / "tokenizer")
         self.model.save_pretrained(folder / MODEL_DIR)
+        if self.params["onnx_export"]:
+            from .onnx_runtime import export_int8
+
+            prefix, markers = self.topic_prefix()
+            export_int8(self.model, self.tokenizer, prefix, markers, self.params["max_length"], folder)
+
+    def use_runtime(self, runtime: str) -> str:
+        """Score through ``onnx``, ``torch`` or ``auto`` (ONNX where the folder has it)."""
+        from .onnx_runtime import has_onnx, resolve_runtime
+
+        folder = self._folder
+        chosen = resolve_runtime(runtime, folder is not None and has_onnx(folder), where=str(folder))
+        if chosen == "onnx" and self.onnx is None:
+            from .onnx_runtime import OnnxEncoder
+
+            self.onnx = OnnxEncoder(folder, self.params.get("threads"))
+        elif chosen == "torch":
+            self.onnx = None
+            if self.model is None:
+                self._load_torch(folder)
+        self._sentence_stances = {}
+        return chosen
+
+    @property
+    def runtime(self) -> str:
+        return "onnx" if self.onnx is not None else "torch"
 
     def _load_weights(self, folder: Path) -> None:
+        self._folder = folder
+        self.use_runtime(os.environ.get("STANCE_RUNTIME") or self.params["runtime"])
+
+    def _load_torch(self, folder: Path) -> None:
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
         if not (folder / MODEL_DIR).is_dir():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..config import AUTHOR
 from .actors import ArticleActors, Mention
@@ -207,6 +208,7 @@ class HolderModel:
         self.C = C
         self.vectorizer = None
         self.model = None
+        self.fast = None  # a LinearDictModel when loaded from the fast format
 
     def fit(self, groups: Iterable[tuple[list[Candidate], set[str]]]) -> HolderModel:
         """``groups``: per labelled sentence with positions, its candidates and gold holders."""
@@ -226,6 +228,8 @@ class HolderModel:
     def scores(self, cands: list[Candidate]) -> list[float]:
         if not cands:
             return []
+        if self.fast is not None:
+            return list(self.fast.positive([c.features for c in cands]))
         return list(self.model.predict_proba(self.vectorizer.transform([c.features for c in cands]))[:, 1])
 
     def choose(self, cands: list[Candidate]) -> list[tuple[Candidate, float]]:
@@ -237,11 +241,26 @@ class HolderModel:
     def save(self, path) -> None:
         import skops.io as sio
 
-        sio.dump({"vectorizer": self.vectorizer, "model": self.model, "threshold": self.threshold}, path)
+        from ..models.linear_store import LinearDictModel
+
+        # The model as arrays + JSON beside the skops file: what load reads (no scikit-learn
+        # import). One loaded from that format has no scikit-learn objects to write again.
+        fast = self.fast or LinearDictModel.from_sklearn(self.vectorizer, self.model)
+        fast.save(Path(path).with_suffix(".npz"), {"threshold": self.threshold})
+        if self.model is not None:
+            sio.dump({"vectorizer": self.vectorizer, "model": self.model, "threshold": self.threshold}, path)
 
     @classmethod
     def load(cls, path) -> HolderModel:
         from ..models import load_skops
+
+        if Path(path).with_suffix(".npz").exists():
+            from ..models.linear_store import LinearDictModel
+
+            fast, header = LinearDictModel.load(Path(path).with_suffix(".npz"))
+            model = cls(threshold=float(header["threshold"]))
+            model.fast = fast
+            return model
 
         parts = load_skops(path)
         model = cls(threshold=float(parts["threshold"]))

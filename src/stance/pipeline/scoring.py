@@ -39,7 +39,7 @@ from .findings import (
 )
 from .holders import candidates
 from .reading import Article, InputProblem, read_inputs, read_text
-from .segmentation import Sentence, load_nlp, segment
+from .segmentation import Sentence, load_nlp, parallel_segment, segment
 
 __all__ = ["FINDING_KEYS", "ArticleResult", "CorpusResult", "Finding", "Scorer", "score_article", "score_corpus"]
 
@@ -112,9 +112,9 @@ class LanguageStages:
         self.nlp = load_nlp()
         self.index = ActorIndex(self.registry, self.nlp)
 
-    def analyse(self, batch: list[Article]) -> list[_Analysed]:
-        """Sentences of each article with their holders filled in."""
-        analysed = self.find_actors(batch, self.segment(batch))
+    def analyse(self, batch: list[Article], segmented: list[list[Sentence]] | None = None) -> list[_Analysed]:
+        """Sentences of each article with their holders filled in (``segmented``: parsed already)."""
+        analysed = self.find_actors(batch, self.segment(batch) if segmented is None else segmented)
         self.attribute_holders(analysed)
         return analysed
 
@@ -166,6 +166,7 @@ class Scorer(LanguageStages):
         batch_chars: int = 150_000,
         all_entities: bool = False,
         learned_holders: bool = True,
+        n_process: int | None = None,
     ):
         self.model = resolve_model(model)
         holder_model = getattr(self.model, "holder_model", None) if learned_holders else None
@@ -176,6 +177,8 @@ class Scorer(LanguageStages):
         self.min_confidence = float(min_confidence)
         self.batch_articles = batch_articles
         self.batch_chars = batch_chars
+        # spaCy worker processes for inputs of more than one batch (None: one per core).
+        self.n_process = n_process
 
     @property
     def topics(self) -> list[str]:
@@ -190,8 +193,21 @@ class Scorer(LanguageStages):
         An article that breaks its batch is found and reported to ``on_problem`` (then
         skipped) so one bad article never loses the rest; without ``on_problem`` it raises.
         """
-        for batch in self.batches(articles):
-            yield from self._score_isolated(batch, on_problem)
+        import itertools
+        import os
+
+        batches = self.batches(articles)
+        head = list(itertools.islice(batches, 2))
+        workers = self.n_process if self.n_process is not None else (os.cpu_count() or 1)
+        if len(head) < 2 or workers <= 1:
+            # One batch (one article, say): parsing in-process beats starting workers.
+            for batch in itertools.chain(head, batches):
+                yield from self._score_isolated(batch, on_problem)
+            return
+        # The workers parse the next batches while this process runs the model on this one.
+        stream = itertools.chain(head, batches)
+        for batch, segmented in parallel_segment(stream, self.nlp, workers, text=lambda a: a.text):
+            yield from self._score_isolated(batch, on_problem, segmented)
 
     def batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
         """Articles grouped so that each batch holds enough sentences to keep the model busy."""
@@ -206,9 +222,9 @@ class Scorer(LanguageStages):
         if batch:
             yield batch
 
-    def _score_isolated(self, batch: list[Article], on_problem) -> list[ArticleResult]:
+    def _score_isolated(self, batch: list[Article], on_problem, segmented=None) -> list[ArticleResult]:
         try:
-            return self.score_batch(batch)
+            return self.score_batch(batch, segmented)
         except StanceError:
             raise
         except Exception as exc:
@@ -232,9 +248,9 @@ class Scorer(LanguageStages):
         return results
 
     # -- the stages ---------------------------------------------------------------------
-    def score_batch(self, batch: list[Article]) -> list[ArticleResult]:
-        """Every stage on a batch of articles."""
-        analysed = self.analyse(batch)
+    def score_batch(self, batch: list[Article], segmented: list[list[Sentence]] | None = None) -> list[ArticleResult]:
+        """Every stage on a batch of articles (``segmented``: their sentences, parsed already)."""
+        analysed = self.analyse(batch, segmented)
         sentences = [(n, s) for n, a in enumerate(analysed) for s in a.sentences]
         self.detect_topics(sentences)
         findings = self.predict_stance(analysed, sentences)
@@ -437,16 +453,21 @@ def score_corpus(
     strict: bool = False,
     max_chars: int = MAX_CHARS,
     on_problem: Callable[[InputProblem], None] | None = None,
+    n_process: int | None = None,
 ) -> CorpusResult:
     """Score files, folders (recursively), JSONL corpora and ``"-"`` (stdin), streaming.
 
     The model and registry load now (a bad model raises :class:`StanceError` here);
     articles are read and scored while you iterate the returned :class:`CorpusResult`.
-    ``model`` may also be a :class:`Scorer`.
+    ``model`` may also be a :class:`Scorer`. ``n_process``: spaCy worker processes (None:
+    one per core where the input is more than one batch).
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    scorer = model if isinstance(model, Scorer) else Scorer(model, registry, min_confidence=min_confidence)
+    if isinstance(model, Scorer):
+        scorer = model
+    else:
+        scorer = Scorer(model, registry, min_confidence=min_confidence, n_process=n_process)
     items = read_inputs(list(paths), date=date, strict=strict, max_chars=max_chars)
     return CorpusResult(scorer, items, on_problem)
 

@@ -15,7 +15,8 @@ sentence end is cut at spaces before parsing (an unpunctuated text would otherwi
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +62,7 @@ def load_nlp():
     """The spaCy pipeline, loaded once per process (tagger, parser, lemmatizer, NER)."""
     global _nlp
     if _nlp is None:
-        import spacy
-
+        spacy = import_spacy()
         try:
             # senter is redundant with the parser, which also gives the sentence bounds.
             nlp = spacy.load(SPACY_MODEL, exclude=["senter"])
@@ -75,6 +75,28 @@ def load_nlp():
         nlp.tokenizer.add_special_case("X.", [{"ORTH": "X"}, {"ORTH": "."}])
         _nlp = nlp
     return _nlp
+
+
+def import_spacy():
+    """spaCy, imported without torch where torch is not loaded yet.
+
+    thinc (spaCy's layer library) imports torch at start-up when it is installed, only to
+    offer PyTorch wrappers that the small English pipeline never uses: about a second of
+    every cold start. Blocking the import for that moment leaves torch importable later.
+    """
+    import sys
+
+    if "spacy" in sys.modules or "torch" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # `import torch` raises ImportError: thinc takes its no-torch path
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 def paragraphs(text: str, max_chars: int = MAX_PARAGRAPH_CHARS) -> list[tuple[int, str]]:
@@ -164,13 +186,24 @@ def segment(texts: Sequence[str], nlp=None, batch_size: int = 128, entities: boo
     actor stage runs it on the paragraphs that need it (:meth:`ActorIndex.recognise`).
     """
     nlp = nlp or load_nlp()
+    jobs, pieces = text_pieces(texts)
+    docs = _pipe(nlp, pieces, batch_size, disable=[] if entities else ["ner"])
+    return sentences_from(len(texts), jobs, docs)
+
+
+def text_pieces(texts: Sequence[str]) -> tuple[list[tuple[int, int, int]], list[str]]:
+    """(text number, start offset, paragraph) of each paragraph piece, and the pieces."""
     jobs, pieces = [], []
     for i, text in enumerate(texts):
         for start, piece, para in paragraph_pieces(text):
             jobs.append((i, start, para))
             pieces.append(piece)
-    result: list[list[Sentence]] = [[] for _ in texts]
-    docs = _pipe(nlp, pieces, batch_size, disable=[] if entities else ["ner"])
+    return jobs, pieces
+
+
+def sentences_from(n_texts: int, jobs: Sequence[tuple[int, int, int]], docs) -> list[list[Sentence]]:
+    """The sentences of ``n_texts`` texts from the parsed docs of their pieces (``jobs`` order)."""
+    result: list[list[Sentence]] = [[] for _ in range(n_texts)]
     for (i, start, para), doc in zip(jobs, docs, strict=True):
         sentences = result[i]
         for span in doc.sents:
@@ -218,6 +251,50 @@ def _capped(span, cap: int = MAX_SENTENCE_CHARS) -> list:
             first = tok.i
     out.append(doc[first : span.end])
     return [s for s in (_trim(s) for s in out) if s is not None]
+
+
+def parallel_segment(
+    batches: Iterable[list], nlp=None, n_process: int = 2, batch_size: int = 32, text=lambda item: item
+) -> Iterator[tuple[list, list[list[Sentence]]]]:
+    """(batch, its sentences) for a stream of batches (of texts, or of items with ``text(item)``),
+    parsed by ``n_process`` worker processes.
+
+    One ``nlp.pipe`` runs over the whole stream, so the workers parse the next batches
+    while the caller works on this one (runs the model, say): neither waits for the other.
+    Worker processes start once per stream (forked: about a tenth of a second each), which
+    is why a single article is better parsed in-process. If a worker fails, the batches
+    not yet parsed come with ``None`` (parse them in-process, one article at a time if need be).
+    """
+    nlp = nlp or load_nlp()
+    pending: deque = deque()
+
+    def feed():
+        for number, texts in enumerate(batches):
+            jobs, pieces = text_pieces([text(t) for t in texts])
+            pending.append((number, texts, jobs))
+            for k, piece in enumerate(pieces):
+                yield piece, (number, k)
+
+    batches = iter(batches)
+    docs = iter(nlp.pipe(feed(), as_tuples=True, batch_size=batch_size, n_process=n_process, disable=["ner"]))
+    try:
+        for doc, (number, _) in docs:  # docs come in stream order; feed() has queued their batch
+            while pending[0][0] < number:  # batches with no text to parse
+                _, texts, jobs = pending.popleft()
+                yield texts, sentences_from(len(texts), jobs, [])
+            _, texts, jobs = pending[0]
+            got = [doc] + [next(docs)[0] for _ in range(len(jobs) - 1)]
+            pending.popleft()
+            yield texts, sentences_from(len(texts), jobs, got)
+    except Exception:  # noqa: BLE001 - a worker failed: the caller parses what is left itself
+        for _, texts, _ in pending:
+            yield texts, None
+        for texts in batches:
+            yield texts, None
+        return
+    while pending:
+        _, texts, jobs = pending.popleft()
+        yield texts, sentences_from(len(texts), jobs, [])
 
 
 def _trim(span):

@@ -3,7 +3,10 @@
 In: a model (folder or MLflow URI; None = champion), articles to score (paths, or a corpus
 generated from ``examples/``) and their number. Out: a flat dict of figures — articles/s
 and sentences/s end to end (reading excluded for generated corpora, model loading
-excluded), peak resident memory, and the time ``stance --help`` takes in a fresh process.
+excluded), peak resident memory, and the time ``stance --help`` takes in a fresh process;
+for the transformer, int8 ONNX Runtime against PyTorch float32 on the same articles, the
+gain of length-sorted batches, and the CPU features each figure depends on; per family,
+the cold start of ``stance score`` on one article.
 """
 
 from __future__ import annotations
@@ -113,6 +116,78 @@ def bench_scoring(
     }
 
 
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+
+
+def cpu_flags() -> dict[str, bool]:
+    """Which of the instruction sets that decide int8/bfloat16 speed this CPU has."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return {}
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return {f: f in flags for f in CPU_FLAGS}
+
+
+def compare_runtimes(
+    model_dir: str | Path, n_articles: int = 200, labels_dir: str | Path | None = None
+) -> dict[str, Any]:
+    """The same articles end to end through int8 ONNX Runtime and through PyTorch float32.
+
+    float32 is forced (no bfloat16 autocast), the case of CPUs without native bfloat16.
+    """
+    from ..models.base import StanceClassifier
+
+    out: dict[str, Any] = {}
+    for name, runtime in (("onnx_int8", "onnx"), ("torch_float32", "torch")):
+        clf = StanceClassifier.load(model_dir)
+        clf.params["inference_dtype"] = "float32"
+        clf.use_runtime(runtime)
+        out[name] = bench_scoring(clf, n_articles=n_articles, labels_dir=labels_dir)
+    t, o = out["torch_float32"]["sentences_per_s"], out["onnx_int8"]["sentences_per_s"]
+    out["speedup"] = round(o / t, 2) if t else 0.0
+    return out
+
+
+def length_sorting_gain(model_dir: str | Path, labels_dir: str | Path | None = None) -> dict[str, float]:
+    """Model-only sentences/s on the dev sentences, batches in input order vs sorted by length."""
+    from ..config import LABELS_DIR
+    from ..labels import LabelSet
+    from ..models.onnx_runtime import OnnxEncoder
+
+    frame = LabelSet.load(Path(labels_dir or LABELS_DIR)).sentences("dev")
+    if not len(frame):
+        frame = LabelSet.load(Path(labels_dir or LABELS_DIR)).sentences()
+    texts, contexts = list(frame["text"]), [c or "" for c in frame["context"]]
+    enc = OnnxEncoder(Path(model_dir))
+    enc.logits(texts[:32], contexts[:32])  # warm-up
+    out = {}
+    for name, sort in (("unsorted", False), ("sorted", True)):
+        t = time.perf_counter()
+        enc.logits(texts, contexts, sort=sort)
+        out[f"{name}_sentences_per_s"] = round(len(texts) / (time.perf_counter() - t), 1)
+    out["gain"] = round(out["sorted_sentences_per_s"] / out["unsorted_sentences_per_s"], 2)
+    return out
+
+
+def cold_start_seconds(model_dir: str | Path, article: str | Path | None = None, repeats: int = 3) -> float:
+    """Median wall time of ``stance score ARTICLE --model DIR`` in a fresh process, all included."""
+    article = Path(article or EXAMPLES_DIR / "wire_report.txt")
+    script = Path(sys.executable).with_name("stance")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "stance.cli"]
+    cmd += ["score", str(article), "--model", str(model_dir), "--format", "jsonl"]
+    times = []
+    for _ in range(max(1, repeats)):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t)
+    return round(statistics.median(times), 3)
+
+
 def startup_seconds(repeats: int = 3) -> float:
     """Median wall time of ``stance --help`` in a fresh process (the console script when
     it is installed beside this Python, else ``python -m stance.cli``)."""
@@ -146,6 +221,7 @@ def run_benchmarks(
     import tempfile
 
     from ..config import LABELS_DIR, RESULTS_DIR
+    from ..models.onnx_runtime import has_onnx
     from .evaluate import evaluate_pipeline
     from .train import train
 
@@ -163,6 +239,10 @@ def run_benchmarks(
         m = r.metrics
         scoring = bench_scoring(r.classifier_dir, n_articles=n_articles, labels_dir=labels_dir)
         pipeline = evaluate_pipeline(labels_dir, model=str(r.classifier_dir), split="test")
+        extra: dict[str, Any] = {"cold_start_seconds": cold_start_seconds(r.classifier_dir)}
+        if has_onnx(Path(r.classifier_dir)):
+            extra["runtimes"] = compare_runtimes(r.classifier_dir, n_articles=n_articles, labels_dir=labels_dir)
+            extra["length_sorting"] = length_sorting_gain(r.classifier_dir, labels_dir)
         families.append(
             {
                 "name": r.name,
@@ -176,12 +256,17 @@ def run_benchmarks(
                 },
                 "scoring": scoring,
                 "pipeline_test": {k: round(v, 4) for k, v in pipeline.metrics().items()},
+                "seconds_per_epoch": round(m.get("seconds_per_epoch", float("nan")), 1),
+                **{k: round(m[k], 4) for k in sorted(m) if k.startswith("onnx_")},
+                **extra,
             }
         )
     champion = result.champion.name if result.champion else None
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "cpu": _cpu_name(),
+        "cpu_flags": cpu_flags(),
         "python": platform.python_version(),
         "train_all_seconds": round(total, 1),
         "train_peak_rss_mb": round(rss.peak / 2**20, 1),
@@ -243,14 +328,49 @@ def results_markdown(results: dict[str, Any]) -> str:
         row("scoring: articles/s", lambda f: f"{f['scoring']['articles_per_s']:.1f}"),
         row("process peak memory (MB, training included)", lambda f: f"{f['scoring']['peak_rss_mb']:.0f}"),
         row("model load (s)", lambda f: f"{f['scoring']['load_seconds']:.1f}"),
+        row("cold start: `stance score` one article (s)", lambda f: f"{f.get('cold_start_seconds', float('nan')):.1f}"),
+        row("int8 ONNX: sentences/s end to end", lambda f: _runtime(f, "onnx_int8")),
+        row("PyTorch float32: sentences/s end to end", lambda f: _runtime(f, "torch_float32")),
+        row(
+            "int8 ONNX speed-up over float32", lambda f: f"{f['runtimes']['speedup']:.2f}×" if "runtimes" in f else "–"
+        ),
+        row(
+            "int8 ONNX dev macro-F1 − PyTorch",
+            lambda f: f"{f['onnx_dev_macro_f1_delta']:+.3f}" if "onnx_dev_macro_f1_delta" in f else "–",
+        ),
+        row(
+            "length-sorted batches: model speed-up",
+            lambda f: f"{f['length_sorting']['gain']:.2f}×" if "length_sorting" in f else "–",
+        ),
+        row("training: seconds per epoch", lambda f: f"{f.get('seconds_per_epoch', float('nan')):.0f}"),
         "\n",
         f"Training all families: {results['train_all_seconds'] / 60:.1f} min, peak memory "
         f"{results['train_peak_rss_mb']:.0f} MB. Champion on dev: **{results['champion_on_dev']}**. "
         f"`stance --help` starts in {results['startup_seconds']:.2f} s. Scoring figures: "
         f"{fams[0]['scoring']['articles']} articles ({fams[0]['scoring']['sentences']} sentences) "
         "cycled from `examples/`, model loading excluded.\n",
+        f"CPU: {results.get('cpu', '?')}; features: "
+        + (", ".join(f for f, on in results.get("cpu_flags", {}).items() if on) or "unknown")
+        + ". int8 speed needs AVX2 (VNNI helps); PyTorch float32 needs nothing special; "
+        "the PyTorch path's bfloat16 (not used in these figures) needs AVX512-BF16 or AMX.\n",
     ]
     return "".join(lines)
+
+
+def _runtime(family: dict, name: str) -> str:
+    return f"{family['runtimes'][name]['sentences_per_s']:.0f}" if "runtimes" in family else "–"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 BENCH_START, BENCH_END = "<!-- BENCH:START -->", "<!-- BENCH:END -->"

@@ -186,6 +186,23 @@ def _signature(classifier_dir: Path, sample: pd.DataFrame):
     return ModelSignature(inputs=inputs, outputs=infer_signature(example, predict_frame(clf, example)).outputs)
 
 
+def _onnx_quality(classifier_dir: Path, labels: LabelSet, metrics: dict) -> dict[str, float]:
+    """Dev metrics of the saved int8 ONNX model (what scoring runs) and their cost in F1."""
+    from ..models.onnx_runtime import has_onnx
+
+    if not has_onnx(classifier_dir) or not len(labels.sentences("dev")):
+        return {}
+    from ..models.base import StanceClassifier
+
+    onnx = StanceClassifier.load(classifier_dir)
+    onnx.use_runtime("onnx")
+    dev, _ = evaluate_classifier(onnx, labels, "dev")
+    out = {f"onnx_dev_{k}": dev[k] for k in ("macro_f1", "f_avg", "topic_f1_micro", "sentences_per_second")}
+    out["onnx_dev_macro_f1_delta"] = dev["macro_f1"] - metrics.get("dev_macro_f1", float("nan"))
+    out["onnx_dev_topic_f1_delta"] = dev["topic_f1_micro"] - metrics.get("dev_topic_f1_micro", float("nan"))
+    return out
+
+
 def source_tags() -> dict[str, str]:
     """The git commit (and whether the work tree had changes) of the code that trains;
     nothing outside a git checkout."""
@@ -238,6 +255,9 @@ def train_family(
             monitor=_RunMonitor(monitor or FitMonitor()),
         )
         train_seconds = time.perf_counter() - t0
+        epochs = getattr(classifier, "epoch_seconds", None) or []
+        for epoch, seconds in enumerate(epochs, start=1):
+            mlflow.log_metric("epoch_seconds", seconds, step=epoch)
         if holders is not None:
             # The holder model is the same for every family: trained once, logged with each.
             classifier.holder_model, holder_metrics = holders
@@ -254,6 +274,8 @@ def train_family(
             classifier.params["position_threshold"] = classifier.position_threshold
             metrics["position_threshold"] = classifier.position_threshold
             mlflow.log_dict({str(t): f for t, f in curve.items()}, "position_threshold_curve.json")
+        if epochs:
+            metrics["seconds_per_epoch"] = sum(epochs) / len(epochs)
         counts = {}
         for split in ("dev", "test"):
             split_metrics, predictions = evaluate_classifier(classifier, labels, split)
@@ -274,6 +296,8 @@ def train_family(
         mlflow.log_params(counts)
         # MLflow names an artifact folder after the source folder, so the folder is "classifier".
         classifier_dir = classifier.save(workdir / cfg.name / CLASSIFIER_ARTIFACT)
+        metrics.update(_onnx_quality(classifier_dir, labels, metrics))
+        mlflow.log_metrics({k: v for k, v in metrics.items() if k.startswith("onnx_")})
         signature = _signature(classifier_dir, labels.positions("train"))
         info = tracking.log_model(classifier_dir, signature)
         mlflow.set_tag("model_uri", info.model_uri)

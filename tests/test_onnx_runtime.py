@@ -1,0 +1,119 @@
+"""models/onnx_runtime.py: the int8 ONNX copy of a transformer scores like PyTorch and loads by default."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stance.config import STANCES
+from stance.errors import StanceError
+from stance.labels import LabelSet
+from stance.models.base import StanceClassifier
+from stance.models.onnx_runtime import ONNX_FILE, OnnxEncoder, has_onnx
+from stance.models.transformer import TransformerClassifier
+
+LABELS = Path(__file__).parent / "fixtures" / "labels_custom"
+TINY = {"epochs": 1, "batch_size": 8, "max_length": 64, "max_train_items": 40, "seed": 7, "num_layers": 2}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    labels = LabelSet.load(LABELS)
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    clf = TransformerClassifier(topics, {**TINY, "inference_dtype": "float32"})
+    clf.fit(labels.sentences("train"), labels.positions("train"))
+    folder = clf.save(tmp_path_factory.mktemp("onnx") / "model")
+    return clf, folder, labels
+
+
+def test_saved_folder_has_int8_model_and_loads_it_by_default(exported):
+    _, folder, _ = exported
+    assert has_onnx(folder) and (folder / ONNX_FILE).stat().st_size > 1_000_000
+    loaded = StanceClassifier.load(folder)
+    assert loaded.runtime == "onnx" and loaded.model is None  # torch weights are not even read
+
+
+def test_int8_predictions_close_to_torch(exported):
+    clf, folder, labels = exported
+    onnx = StanceClassifier.load(folder)
+    sentences = labels.sentences()
+    items = labels.positions()
+    # int8 moves a probability by about 0.01 on average, rarely by more than 0.1.
+    t_topics, o_topics = clf.predict_topics(sentences), onnx.predict_topics(sentences)
+    assert np.abs(t_topics - o_topics).mean() < 0.03 and np.abs(t_topics - o_topics).max() < 0.15
+    t_stance, o_stance = clf.predict_stance(items), onnx.predict_stance(items)
+    assert np.abs(t_stance - o_stance).mean() < 0.03 and np.abs(t_stance - o_stance).max() < 0.15
+    assert (t_stance.argmax(axis=1) == o_stance.argmax(axis=1)).mean() >= 0.85
+    assert np.allclose(o_stance.sum(axis=1), 1) and o_stance.shape == (len(items), len(STANCES))
+
+
+def test_tokenizer_matches_transformers(exported):
+    clf, folder, _ = exported
+    enc = OnnxEncoder(folder)
+    texts = ["Zelensky rejected Putin's demand. " * 20, "A truce.", ""]
+    contexts = ["", "It rained.", "Previous sentence here."]
+    ours = [e.ids for e in enc.encode(texts, contexts)]
+    assert ours == clf._encode(texts, contexts)["input_ids"]
+    assert max(len(ids) for ids in ours) == TINY["max_length"]  # only the sentence side is cut
+
+
+def test_force_torch_and_bad_runtime(exported, monkeypatch):
+    clf, folder, _ = exported
+    monkeypatch.setenv("STANCE_RUNTIME", "torch")
+    forced = StanceClassifier.load(folder)
+    assert forced.runtime == "torch" and forced.model is not None
+    frame = pd.DataFrame({"text": ["Starmer backed a truce."], "context": [""]})
+    assert np.allclose(forced.predict_topics(frame), clf.predict_topics(frame), atol=1e-5)
+    assert forced.use_runtime("onnx") == "onnx" and forced.runtime == "onnx"
+    monkeypatch.setenv("STANCE_RUNTIME", "int8")
+    with pytest.raises(StanceError, match="runtime 'int8'.*choose one of auto, onnx, torch"):
+        StanceClassifier.load(folder)
+
+
+def test_folder_without_onnx_runs_torch_and_onnx_demand_is_one_line(exported, tmp_path, monkeypatch):
+    import shutil
+
+    _, folder, _ = exported
+    copy = shutil.copytree(folder, tmp_path / "old")
+    (copy / ONNX_FILE).unlink()
+    assert StanceClassifier.load(copy).runtime == "torch"
+    monkeypatch.setenv("STANCE_RUNTIME", "onnx")
+    with pytest.raises(StanceError, match="no model.int8.onnx"):
+        StanceClassifier.load(copy)
+
+
+def test_onnx_load_needs_no_torch(exported):
+    import subprocess
+
+    _, folder, _ = exported
+    code = (
+        "import sys\n"
+        "from stance.models.base import StanceClassifier\n"
+        f"m = StanceClassifier.load({str(folder)!r})\n"
+        "import pandas as pd\n"
+        "m.predict_topics(pd.DataFrame({'text': ['A truce now.'], 'context': ['']}))\n"
+        "print(m.runtime, 'torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["onnx", "False", "False"]
+
+
+def test_mlflow_pyfunc_loads_the_onnx_model(exported, tmp_path):
+    import mlflow.pyfunc
+
+    from stance import tracking
+
+    clf, folder, _ = exported
+    path = tracking.save_model(tmp_path / "mlflow-model", folder, signature=None)
+    assert (path / "artifacts" / "model" / ONNX_FILE).exists() or any(path.rglob(ONNX_FILE))
+    pyfunc = mlflow.pyfunc.load_model(str(path))
+    inner = pyfunc.unwrap_python_model().classifier
+    assert inner.runtime == "onnx"
+    frame = pd.DataFrame({"text": ["Starmer backed a truce."], "context": [""]})
+    out = pyfunc.predict(frame)
+    direct = StanceClassifier.load(folder).predict_topics(frame)
+    assert np.allclose(out[[f"p_{t}" for t in clf.topic_ids]].to_numpy(), direct, atol=1e-6)
