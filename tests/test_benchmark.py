@@ -87,3 +87,45 @@ def test_onnx_against_torch_float32_and_length_sorting(tmp_path, tiny_labels):
         }
     )
     assert "int8 ONNX speed-up over float32" in table and "-0.004" in table and "features: avx2" in table
+
+
+def test_results_block_shows_real_news_figures_where_measured():
+    from stance.training.bench import results_markdown
+
+    def family(name, realnews=None):
+        f = {
+            "name": name,
+            "family": "baseline",
+            "train_seconds": 1.0,
+            "test_f1_support": 0.5,
+            "test_f1_oppose": 0.5,
+            "test_f1_neutral": 0.5,
+            "pipeline_test": {},
+            "scoring": {"sentences_per_s": 1, "articles_per_s": 1, "peak_rss_mb": 1, "load_seconds": 1},
+            "position_threshold": 0.35,
+        }
+        f["scoring"].update({"articles": 1, "sentences": 1})
+        if realnews:
+            f["realnews_dev"] = realnews
+        return f
+
+    figures = {
+        "articles_article_actor_f1": 0.571,
+        "articles_sentence_actor_f1": 0.493,
+        "articles_holder_accuracy": 0.69,
+    }
+    results = {
+        "date": "d",
+        "machine": "m",
+        "python": "3",
+        "parent_run_id": "p",
+        "train_all_seconds": 60,
+        "train_peak_rss_mb": 1,
+        "champion_on_dev": "a",
+        "startup_seconds": 0.1,
+        "families": [family("a", figures), family("b")],
+    }
+    block = results_markdown(results)
+    assert "| real-news dev: article F1 (actor level) | 0.571 | – |" in block
+    assert "| real-news dev: sentence F1 (actor level) | 0.493 | – |" in block
+    assert "| tuned position threshold | 0.350 | 0.350 |" in block

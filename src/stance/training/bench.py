@@ -209,8 +209,10 @@ def run_benchmarks(
     n_articles: int = 200,
     out_dir: str | Path | None = None,
     readme: str | Path | None = None,
+    realnews_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """``make bench``: train every family, score a corpus with each, evaluate end to end.
+    """``make bench``: train every family, score a corpus with each, evaluate end to end
+    (on the labelled test split and, where ``realnews_dir`` exists, on real gold articles).
 
     Training goes to the ``stance-bench`` experiment of the project store, so the figures
     can be traced to runs. Writes ``results.json`` and ``RESULTS.md`` under ``out_dir`` and,
@@ -220,9 +222,10 @@ def run_benchmarks(
     import platform
     import tempfile
 
-    from ..config import LABELS_DIR, RESULTS_DIR
+    from ..config import LABELS_DIR, REALNEWS_DIR, RESULTS_DIR
     from ..models.onnx_runtime import has_onnx
     from .evaluate import evaluate_pipeline
+    from .evaluate_articles import gold_set_figures
     from .train import train
 
     labels_dir = Path(labels_dir or LABELS_DIR)
@@ -240,6 +243,9 @@ def run_benchmarks(
         scoring = bench_scoring(r.classifier_dir, n_articles=n_articles, labels_dir=labels_dir)
         pipeline = evaluate_pipeline(labels_dir, model=str(r.classifier_dir), split="test")
         extra: dict[str, Any] = {"cold_start_seconds": cold_start_seconds(r.classifier_dir)}
+        realnews = gold_set_figures(realnews_dir or REALNEWS_DIR, model=str(r.classifier_dir))
+        if realnews is not None:
+            extra["realnews_dev"] = realnews
         if has_onnx(Path(r.classifier_dir)):
             extra["runtimes"] = compare_runtimes(r.classifier_dir, n_articles=n_articles, labels_dir=labels_dir)
             extra["length_sorting"] = length_sorting_gain(r.classifier_dir, labels_dir)
@@ -257,6 +263,7 @@ def run_benchmarks(
                 "scoring": scoring,
                 "pipeline_test": {k: round(v, 4) for k, v in pipeline.metrics().items()},
                 "seconds_per_epoch": round(m.get("seconds_per_epoch", float("nan")), 1),
+                "position_threshold": m.get("position_threshold", float("nan")),
                 **{k: round(m[k], 4) for k in sorted(m) if k.startswith("onnx_")},
                 **extra,
             }
@@ -324,6 +331,10 @@ def results_markdown(results: dict[str, Any]) -> str:
             "end-to-end test: attribution accuracy",
             lambda f: f"{f['pipeline_test'].get('pipeline_test_attribution_accuracy', float('nan')):.3f}",
         ),
+        row("real-news dev: article F1 (actor level)", lambda f: _realnews(f, "articles_article_actor_f1")),
+        row("real-news dev: sentence F1 (actor level)", lambda f: _realnews(f, "articles_sentence_actor_f1")),
+        row("real-news dev: holder accuracy", lambda f: _realnews(f, "articles_holder_accuracy")),
+        row("tuned position threshold", pct("position_threshold")),
         row("scoring: sentences/s (end to end)", lambda f: f"{f['scoring']['sentences_per_s']:.0f}"),
         row("scoring: articles/s", lambda f: f"{f['scoring']['articles_per_s']:.1f}"),
         row("process peak memory (MB, training included)", lambda f: f"{f['scoring']['peak_rss_mb']:.0f}"),
@@ -355,6 +366,10 @@ def results_markdown(results: dict[str, Any]) -> str:
         "the PyTorch path's bfloat16 (not used in these figures) needs AVX512-BF16 or AMX.\n",
     ]
     return "".join(lines)
+
+
+def _realnews(family: dict, key: str) -> str:
+    return f"{family['realnews_dev'][key]:.3f}" if "realnews_dev" in family else "–"
 
 
 def _runtime(family: dict, name: str) -> str:
