@@ -157,6 +157,11 @@ def train_cmd(
     if result.champion:
         where = f" → {CHAMPION_URI} (v{result.champion_version})" if result.champion_version else ""
         console.print(f"champion: {result.champion.name}{where}" + (f", exported to {CHAMPION_DIR}" if export else ""))
+        if result.pipeline_version or export:
+            from ..config import PIPELINE_DIR, PIPELINE_URI
+
+            where = f" {PIPELINE_URI} (v{result.pipeline_version})" if result.pipeline_version else ""
+            console.print(f"article-level model:{where}" + (f", exported to {PIPELINE_DIR}" if export else ""))
 
 
 @app.command("report")

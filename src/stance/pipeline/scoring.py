@@ -104,12 +104,19 @@ class LanguageStages:
     same sentences, mentions and candidates.
     """
 
-    def __init__(self, registry: Registry | str | Path | None = None, *, all_entities: bool = False, holder_model=None):
+    def __init__(
+        self,
+        registry: Registry | str | Path | None = None,
+        *,
+        all_entities: bool = False,
+        holder_model=None,
+        spacy_model: str | None = None,
+    ):
         self.registry = resolve_registry(registry)
         # False: look for names the registry lacks only where they could hold a position.
         self.all_entities = all_entities
         self.holder_model = holder_model
-        self.nlp = load_nlp()
+        self.nlp = load_nlp(spacy_model)
         self.index = ActorIndex(self.registry, self.nlp)
 
     def analyse(self, batch: list[Article]) -> list[_Analysed]:
@@ -164,10 +171,11 @@ class Scorer(LanguageStages):
         batch_chars: int = 150_000,
         all_entities: bool = False,
         learned_holders: bool = True,
+        spacy_model: str | None = None,
     ):
         self.model = resolve_model(model)
         holder_model = getattr(self.model, "holder_model", None) if learned_holders else None
-        super().__init__(registry, all_entities=all_entities, holder_model=holder_model)
+        super().__init__(registry, all_entities=all_entities, holder_model=holder_model, spacy_model=spacy_model)
         self.min_confidence = float(min_confidence)
         self.batch_articles = batch_articles
         self.batch_chars = batch_chars
