@@ -11,9 +11,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 UI_PORT ?= 5000
+SERVE_PORT ?= 5001
+SERVE_MODEL ?= models/pipeline
+SERVER_PORT ?= 5002
+SERVER_DIR ?= .mlflow-server
 
 .DEFAULT_GOAL := help
-.PHONY: help install train ui test lint bench evaluate score-examples report clean
+.PHONY: help install train ui serve server test lint bench evaluate score-examples report clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
@@ -21,10 +25,10 @@ help: ## list the targets
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install stance with its dev tools (torch pinned to the CPU build)
+install: $(STAMP) ## create .venv and install stance with its dev tools and pyspark (torch pinned to the CPU build)
 
 train: $(STAMP) ## validate labels/, train every model family, log to MLflow, register and export the champion
 	$(BIN)/stance labels check
@@ -33,6 +37,17 @@ train: $(STAMP) ## validate labels/, train every model family, log to MLflow, re
 ui: $(STAMP) ## start the MLflow UI on 127.0.0.1 against the project's tracking store
 	@echo "MLflow UI: http://127.0.0.1:$(UI_PORT)  (store: $(MLFLOW_TRACKING_URI))"
 	$(BIN)/mlflow ui --backend-store-uri "$(MLFLOW_TRACKING_URI)" --host 127.0.0.1 --port $(UI_PORT)
+
+serve: $(STAMP) ## serve the article-level model (models/pipeline) with `mlflow models serve` on 127.0.0.1
+	@test -e "$(SERVE_MODEL)" || case "$(SERVE_MODEL)" in *:/*) ;; *) echo "no model at $(SERVE_MODEL): run \`make train\` first (or SERVE_MODEL=models:/stance-pipeline@champion)"; exit 2;; esac
+	@echo "Scoring server: curl -H 'Content-Type: application/json' -d @article.json http://127.0.0.1:$(SERVE_PORT)/invocations"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/mlflow models serve -m "$(SERVE_MODEL)" --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+server: $(STAMP) ## start a team tracking server (SQLite + artifacts under .mlflow-server/) on 127.0.0.1
+	@mkdir -p $(SERVER_DIR)/artifacts
+	@echo "Tracking server: export MLFLOW_TRACKING_URI=http://127.0.0.1:$(SERVER_PORT)"
+	$(BIN)/mlflow server --backend-store-uri "sqlite:///$(abspath $(SERVER_DIR))/mlflow.db" \
+		--artifacts-destination "$(abspath $(SERVER_DIR))/artifacts" --host 127.0.0.1 --port $(SERVER_PORT)
 
 test: $(STAMP) ## run the test suite (tiny models, temporary tracking stores)
 	$(BIN)/python -m pytest -q
@@ -54,4 +69,4 @@ report: $(STAMP) ## build reports/report.html (+ PNG figures, GraphML) from exam
 	$(BIN)/stance report examples/ --out reports/report.html --png reports/figures --graphml reports/positions.graphml
 
 clean: ## remove the virtual environment, caches and the local tracking store
-	rm -rf $(VENV) .pytest_cache .ruff_cache mlflow.db mlartifacts models/champion reports
+	rm -rf $(VENV) .pytest_cache .ruff_cache mlflow.db mlartifacts models/champion models/pipeline reports

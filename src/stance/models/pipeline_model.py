@@ -138,7 +138,8 @@ def score_frame(scorer, frame: pd.DataFrame, min_confidence: float = 0.0, on_err
     if problems and on_error == "raise":
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise RequestError(problems[0] + more)
-    return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+    # object columns: a missing value stays None (JSON null), not pandas' NaN.
+    return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS), dtype=object)
 
 
 def _score(scorer, articles: list) -> tuple[list, list]:
