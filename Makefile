@@ -15,6 +15,7 @@ SERVE_PORT ?= 5001
 SERVE_MODEL ?= models/pipeline
 SERVER_PORT ?= 5002
 SERVER_DIR ?= .mlflow-server
+SERVER_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .PHONY: help install train ui serve server test lint bench evaluate score-examples report clean
@@ -47,7 +48,7 @@ server: $(STAMP) ## start a team tracking server (SQLite + artifacts under .mlfl
 	@mkdir -p $(SERVER_DIR)/artifacts
 	@echo "Tracking server: export MLFLOW_TRACKING_URI=http://127.0.0.1:$(SERVER_PORT)"
 	$(BIN)/mlflow server --backend-store-uri "sqlite:///$(abspath $(SERVER_DIR))/mlflow.db" \
-		--artifacts-destination "$(abspath $(SERVER_DIR))/artifacts" --host 127.0.0.1 --port $(SERVER_PORT)
+		--artifacts-destination "$(abspath $(SERVER_DIR))/artifacts" --host 127.0.0.1 --port $(SERVER_PORT) --workers $(SERVER_WORKERS)
 
 test: $(STAMP) ## run the test suite (tiny models, temporary tracking stores)
 	$(BIN)/python -m pytest -q
