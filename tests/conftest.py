@@ -200,7 +200,9 @@ class Server:
         self.url = url
         self.log = log
         self._fh = log.open("wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._fh, stderr=subprocess.STDOUT, env=full_env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._fh, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -9,6 +9,7 @@ import urllib.request
 
 import pandas as pd
 import pytest
+
 from conftest import Server, free_port, mlflow_cli
 
 ARTICLE = {
@@ -115,6 +116,7 @@ def test_malformed_requests_get_a_4xx_with_a_reason_not_a_traceback(served):
         status, body = post(served, bad)
         assert status == 400, body
         assert "Traceback" not in json.dumps(body) and "stack_trace" not in body
-    assert "missing inputs ['text']" in post(served, json.dumps({"dataframe_records": [{"id": "a"}]}).encode())[1][
-        "message"
-    ]
+    assert (
+        "missing inputs ['text']"
+        in post(served, json.dumps({"dataframe_records": [{"id": "a"}]}).encode())[1]["message"]
+    )

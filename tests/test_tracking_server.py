@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Server, free_port, mlflow_cli
 from typer.testing import CliRunner
 
+from conftest import Server, free_port, mlflow_cli
 from stance.cli import app
 
 HERE = Path(__file__).parent
@@ -53,10 +53,21 @@ def test_train_and_score_through_a_tracking_server(tracking_server, tmp_path, mo
     assert (root / "mlflow.db").exists() and any((root / "artifacts").rglob("MLmodel"))
 
     article = tmp_path / "talks.txt"
-    article.write_text("date 2025-03-04\n\nPutin rejected any truce. Zelensky said Ukraine was ready for a ceasefire.\n")
+    article.write_text(
+        "date 2025-03-04\n\nPutin rejected any truce. Zelensky said Ukraine was ready for a ceasefire.\n"
+    )
     res = runner.invoke(
         app,
-        ["score", str(article), "--model", "models:/stance-classifier@champion", "--labels", str(LABELS), "-f", "jsonl"],
+        [
+            "score",
+            str(article),
+            "--model",
+            "models:/stance-classifier@champion",
+            "--labels",
+            str(LABELS),
+            "-f",
+            "jsonl",
+        ],
     )
     assert res.exit_code == 0, res.output
     findings = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]

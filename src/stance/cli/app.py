@@ -246,7 +246,12 @@ def score_cmd(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file (atomically) instead of stdout; with --engine spark: the OUTPUT folder/URI.",
+        ),
     ] = None,
     model: ModelOpt = None,
     min_confidence: MinConfOpt = 0.0,
@@ -259,6 +264,16 @@ def score_cmd(
         int,
         typer.Option("--max-chars", min=1000, help="Score at most this many characters of an article (cut beyond)."),
     ] = MAX_CHARS,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="local (this process) | spark (INPUT: a JSONL/Parquet corpus; --out: Parquet tables)."
+        ),
+    ] = "local",
+    master: Annotated[
+        str | None,
+        typer.Option("--master", help="With --engine spark: local[*] (default), spark://host:7077, yarn, k8s://..."),
+    ] = None,
 ) -> None:
     """Score articles: who holds which position on each issue, with evidence.
 
@@ -266,6 +281,14 @@ def score_cmd(
     2 when nothing could be scored.
     """
     import os
+
+    if engine == "spark":
+        return _score_on_spark(paths, out, fmt, model, labels, master, min_confidence)
+    if engine != "local":
+        fail(f"--engine {engine!r}: choose local or spark")
+    if master is not None:
+        fail("--master goes with --engine spark")
+    out = Path(out) if out is not None else None
 
     from ..io import atomic_output
     from ..pipeline.scoring import score_corpus
@@ -309,6 +332,31 @@ def score_cmd(
         typer.echo(f"{out}: {corpus.n_articles} articles, {corpus.n_findings} findings", err=True)
     if corpus.errors:
         typer.echo(f"stance: {len(corpus.errors)} input(s) failed; scored {corpus.n_articles} article(s)", err=True)
+        raise typer.Exit(1)
+
+
+def _score_on_spark(paths, out, fmt, model, labels, master, min_confidence) -> None:
+    """``stance score --engine spark INPUT --out OUTPUT``: the same findings, on Spark."""
+    from ..engines.spark import TABLES, score_on_spark
+    from ..tracking import quiet_libraries
+
+    if len(paths) != 1 or paths[0] == "-":
+        fail("--engine spark scores one INPUT (a JSONL or Parquet corpus, a file, folder or URI)")
+    if not out:
+        fail("--engine spark needs --out OUTPUT (a folder or URI for the Parquet tables)")
+    if fmt is not None and fmt.lower() != "parquet":
+        fail(f"--format {fmt}: --engine spark writes Parquet tables")
+    quiet_libraries()
+    run = score_on_spark(paths[0], out, model, labels, master=master, min_confidence=min_confidence)
+    typer.echo(
+        f"{run.output}: {run.scored} of {run.articles} articles scored, {run.findings} findings, "
+        f"{run.problems} problem(s) on {run.master} in {run.seconds:.1f} s ({', '.join(TABLES)})",
+        err=True,
+    )
+    if run.scored == 0:
+        fail(f"nothing could be scored ({run.problems} article(s) failed; see {out}/problems)")
+    if run.problems:
+        typer.echo(f"stance: {run.problems} article(s) failed; see {out}/problems", err=True)
         raise typer.Exit(1)
 
 
