@@ -47,10 +47,17 @@ def corpus(tmp_path_factory, examples_dir) -> Path:
 def single_process(corpus, tiny_model_dir, tiny_labels):
     from stance.pipeline.scoring import score_corpus
 
+    from stance.pipeline.findings import CorpusTally, Finding
+
     result = score_corpus([corpus], model=str(tiny_model_dir), registry=tiny_labels)
     findings = [f.to_dict() for r in result for f in r.findings]
     assert findings and len(result.errors) == 2
-    return findings, result.summary()
+    # What `stance report` tallies from the `--format jsonl` records (4-decimal confidences).
+    from_jsonl = CorpusTally()
+    for record in findings:
+        from_jsonl.add(Finding.model_validate(record))
+    tables = {k: [p.to_dict() for p in v] for k, v in from_jsonl.summary().items()}
+    return findings, tables, result.summary()
 
 
 @pytest.fixture(scope="module")
@@ -69,13 +76,13 @@ def rows(spark, folder: Path) -> list[dict]:
 
 
 def test_spark_findings_equal_single_process(spark, spark_output, single_process):
-    findings, _ = single_process
+    findings, _, _ = single_process
     assert (spark_output / "_SUCCESS").exists()
     assert rows(spark, spark_output / "findings") == findings
 
 
 def test_spark_corpus_tables_equal_single_process(spark, spark_output, single_process):
-    _, summary = single_process
+    _, from_jsonl, in_memory = single_process
 
     def key(p):
         return (p["date"] or "", p["actor"], p["topic"])
@@ -86,7 +93,14 @@ def test_spark_corpus_tables_equal_single_process(spark, spark_output, single_pr
         ("actor_topic_by_date", "positions_by_date"),
         ("sides_by_date", "sides_by_date"),
     ):
-        assert sorted(rows(spark, spark_output / folder), key=key) == sorted(summary[table], key=key), folder
+        got = sorted(rows(spark, spark_output / folder), key=key)
+        assert got == sorted(from_jsonl[table], key=key), folder
+        # The in-memory tables vote on unrounded confidences: the same cells and stances.
+        want = sorted(in_memory[table], key=key)
+        assert [(*key(p), p["stance"], p["sentences"]) for p in got] == [
+            (*key(p), p["stance"], p["sentences"]) for p in want
+        ]
+        assert all(abs(a["confidence"] - b["confidence"]) < 1e-3 for a, b in zip(got, want, strict=True))
 
 
 def test_bad_articles_are_problem_records(spark, spark_output):

@@ -418,6 +418,9 @@ def bench_cmd(
     articles: Annotated[int, typer.Option(help="Articles to score per model (cycled from examples/).")] = 200,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: benchmarks/).")] = None,
     readme: Annotated[bool, typer.Option(help="Rewrite the README's results block.")] = True,
+    spark_articles: Annotated[
+        int, typer.Option(help="Articles for the Spark local[2] against one-process comparison (0: skip).")
+    ] = 2000,
 ) -> None:
     """Benchmark: train every family, then measure test metrics, scoring speed, memory, start-up."""
     from ..config import PROJECT_ROOT, RESULTS_DIR
@@ -431,6 +434,7 @@ def bench_cmd(
         n_articles=articles,
         out_dir=out or RESULTS_DIR,
         readme=PROJECT_ROOT / "README.md" if readme else None,
+        n_spark_articles=spark_articles,
     )
     typer.echo(results_markdown(results))
 

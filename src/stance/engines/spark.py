@@ -21,6 +21,7 @@ the articles in Arrow batches. A bad article is a row of ``problems``, never a f
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import sys
@@ -48,6 +49,7 @@ CORPUS_TABLES = {
 BATCH_ARTICLES = 256  # articles per Arrow batch handed to the model (bounds worker memory)
 
 _MODELS: dict[str, Any] = {}  # per Python worker process: the loaded model, by shipped name
+_SHIPPED: dict[tuple, str] = {}  # on the driver: (application, model folder, version) → shipped name
 
 
 @dataclass
@@ -214,8 +216,12 @@ def spark_session(master: str | None = None, app_name: str = "stance-score"):
     active = SparkSession.getActiveSession()
     if active is not None and master is None:
         return active
-    master = master or "local[*]"
-    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = SparkSession.builder.appName(app_name)
+    if master is None and os.environ.get("PYSPARK_GATEWAY_PORT"):
+        master = "spark-submit"  # spark-submit started the JVM: its --master and --conf stand
+    else:
+        master = master or "local[*]"
+        builder = builder.master(master)
     builder = builder.config("spark.ui.showConsoleProgress", "false")
     builder = builder.config("spark.sql.execution.arrow.maxRecordsPerBatch", str(BATCH_ARTICLES))
     if master.startswith("local"):
@@ -273,6 +279,24 @@ def _download(uri: str) -> Path:
         return Path(mlflow.artifacts.download_artifacts(artifact_uri=_model_artifact_uri(uri)))
     except Exception as exc:
         raise StanceError(f"cannot load model {uri}: {_first_line(exc)}") from exc
+
+
+def ship_model(spark, model_dir: Path) -> str:
+    """Send the model folder to every executor once per application; its name there.
+
+    Each model gets a name of its own (Spark refuses one name for two paths), and the
+    same folder in the same application keeps its name, so the workers' cache still holds
+    it for the next job.
+    """
+    model_dir = Path(model_dir).resolve()
+    key = (spark.sparkContext.applicationId, str(model_dir), (model_dir / "MLmodel").stat().st_mtime_ns)
+    if key not in _SHIPPED:
+        staged = Path(tempfile.mkdtemp(prefix="stance-ship-")) / f"stance-model-{uuid.uuid4().hex[:12]}"
+        shutil.copytree(model_dir, staged)
+        atexit.register(shutil.rmtree, staged.parent, True)
+        spark.sparkContext.addFile(str(staged), recursive=True)
+        _SHIPPED[key] = staged.name
+    return _SHIPPED[key]
 
 
 def read_corpus(spark, source: str):
@@ -342,16 +366,12 @@ def score_on_spark(
     spark = spark or spark_session(master)
     workdir = Path(tempfile.mkdtemp(prefix="stance-spark-"))
     try:
-        model_dir = resolve_pipeline_model(model, registry, workdir)
-        # A name of its own, so every job ships (and workers cache) its own model.
-        shipped = workdir / f"stance-model-{uuid.uuid4().hex[:12]}"
-        shutil.copytree(model_dir, shipped)
-        spark.sparkContext.addFile(str(shipped), recursive=True)
+        shipped = ship_model(spark, resolve_pipeline_model(model, registry, workdir))
         corpus = read_corpus(spark, source)
         parallelism = spark.sparkContext.defaultParallelism
         if corpus.rdd.getNumPartitions() < parallelism:
             corpus = corpus.repartition(parallelism)
-        scored = corpus.mapInPandas(score_batches(shipped.name, min_confidence), schema=_scored_schema())
+        scored = corpus.mapInPandas(score_batches(shipped, min_confidence), schema=_scored_schema())
         scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
         try:
             _clear(spark, output)
