@@ -45,9 +45,8 @@ def corpus(tmp_path_factory, examples_dir) -> Path:
 
 @pytest.fixture(scope="module")
 def single_process(corpus, tiny_model_dir, tiny_labels):
-    from stance.pipeline.scoring import score_corpus
-
     from stance.pipeline.findings import CorpusTally, Finding
+    from stance.pipeline.scoring import score_corpus
 
     result = score_corpus([corpus], model=str(tiny_model_dir), registry=tiny_labels)
     findings = [f.to_dict() for r in result for f in r.findings]
