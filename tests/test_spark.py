@@ -124,3 +124,27 @@ def test_bad_articles_are_problem_records(spark, spark_output):
 def test_spark_cli_usage_errors_are_one_line(args, message):
     res = CliRunner().invoke(app, ["score", "--engine", "spark", *args])
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
+
+
+def test_an_article_that_breaks_the_model_is_its_own_problem_row():
+    import pandas as pd
+
+    from stance.engines.spark import _score_batch
+
+    class Breaks:
+        """Scores every article but one that makes it raise (a stand-in for a model bug)."""
+
+        def predict(self, frame, params=None):
+            if (frame["text"] == "boom").any():
+                raise RuntimeError("kaput")
+            rows = [
+                {"article": i, "sentences": 1, "findings": [], "warnings": [], "problem": None} for i in frame["id"]
+            ]
+            return pd.DataFrame(rows)
+
+    pdf = pd.DataFrame({"id": ["a", "b", "c"], "text": ["fine", "boom", "fine"], "_order": [0, 1, 2]})
+    for k in ("title", "date", "source", "url"):
+        pdf[k] = None
+    out = _score_batch(Breaks(), pdf, 0.0)
+    assert list(out["article"]) == ["a", "b", "c"]
+    assert [None if pd.isna(p) else p for p in out["problem"]] == [None, "could not be scored (kaput)", None]

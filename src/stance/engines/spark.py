@@ -46,6 +46,7 @@ CORPUS_TABLES = {
     "actor_topic_by_date": ("positions_by_date", "actor"),
     "sides_by_date": ("sides_by_date", "rollup"),
 }
+ROW_FIELDS = ("article", "title", "date", "source", "url", "sentences", "findings", "warnings", "problem")
 BATCH_ARTICLES = 256  # articles per Arrow batch handed to the model (bounds worker memory)
 
 _MODELS: dict[str, Any] = {}  # per Python worker process: the loaded model, by shipped name
@@ -133,9 +134,10 @@ def _score_batch(model, pdf, min_confidence: float):
     for required in ("id", "text"):
         articles[required] = articles[required].map(lambda v: "" if v is None else v)
     scored = _predict(model, articles.reset_index(drop=True), min_confidence)
-    columns = ["article", "title", "date", "source", "url", "sentences", "findings", "warnings", "problem"]
+    columns = list(ROW_FIELDS)
     frame = pd.DataFrame(index=range(len(pdf)), columns=columns, dtype=object)
     frame.loc[(~corrupt).to_numpy(), columns] = scored[columns].to_numpy()
+    frame = frame.where(frame.notna(), None)  # pandas' NaN is not a Spark null
     for i in range(len(pdf)):
         if corrupt.iloc[i]:
             line = str(pdf[CORRUPT].iloc[i])[:60]
@@ -156,14 +158,11 @@ def _predict(model, articles, min_confidence: float):
 
     params = {"on_error": "record", "min_confidence": float(min_confidence)}
     if articles.empty:
-        return pd.DataFrame(
-            columns=["article", "title", "date", "source", "url", "sentences", "findings", "warnings", "problem"]
-        )
+        return pd.DataFrame(columns=list(ROW_FIELDS))
     try:
         return model.predict(articles, params=params)
     except Exception:  # noqa: BLE001 - retried per article below
-        if len(articles) == 1:
-            raise
+        pass
     rows = []
     for i in range(len(articles)):
         one = articles.iloc[[i]].reset_index(drop=True)
@@ -183,7 +182,7 @@ def _predict(model, articles, min_confidence: float):
                     ]
                 )
             )
-    return pd.concat(rows, ignore_index=True)
+    return pd.concat(rows, ignore_index=True).reindex(columns=list(ROW_FIELDS))
 
 
 def tally_groups(table: str):
