@@ -158,10 +158,12 @@ def train_cmd(
         where = f" → {CHAMPION_URI} (v{result.champion_version})" if result.champion_version else ""
         console.print(f"champion: {result.champion.name}{where}" + (f", exported to {CHAMPION_DIR}" if export else ""))
         if result.pipeline_version or export:
-            from ..config import PIPELINE_DIR, PIPELINE_URI
+            from ..config import PIPELINE_URI
+            from ..training.train import pipeline_export_dir
 
             where = f" {PIPELINE_URI} (v{result.pipeline_version})" if result.pipeline_version else ""
-            console.print(f"article-level model:{where}" + (f", exported to {PIPELINE_DIR}" if export else ""))
+            exported = f", exported to {pipeline_export_dir(CHAMPION_DIR)}" if export else ""
+            console.print(f"article-level model:{where}{exported}")
 
 
 @app.command("report")
