@@ -201,3 +201,65 @@ def stance_process_env(home: Path) -> dict[str, str]:
 def cli_env():
     """:func:`stance_process_env`, for tests that start `python -m stance.cli` processes."""
     return stance_process_env
+
+
+# -- real servers on loopback (issue 14) ------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real server process (``mlflow server``, ``mlflow models serve``) on a loopback
+    port: started in its own process group, waited for, stopped with its workers."""
+
+    def __init__(self, cmd: list[str], url: str, log: Path, env: dict | None = None, timeout: float = 180):
+        import os
+        import subprocess
+        import sys
+        import time
+        import urllib.request
+
+        bin_dir = str(Path(sys.executable).parent)  # the scoring server runs `uvicorn` from PATH
+        full_env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), **(env or {})}
+        self.url = url
+        self.log = log
+        self._fh = log.open("wb")
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._fh, stderr=subprocess.STDOUT, env=full_env, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"{cmd[:3]} exited with {self.proc.returncode}: {log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"{cmd[:3]} did not answer {url} within {timeout} s: {log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        import os
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._fh.close()
+
+
+def mlflow_cli() -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "mlflow"]

@@ -129,3 +129,34 @@ def test_results_block_shows_real_news_figures_where_measured():
     assert "| real-news dev: article F1 (actor level) | 0.571 | – |" in block
     assert "| real-news dev: sentence F1 (actor level) | 0.493 | – |" in block
     assert "| tuned position threshold | 0.350 | 0.350 |" in block
+
+
+def test_spark_comparison_table_keeps_start_up_apart():
+    from stance.training.bench import spark_markdown
+
+    table = spark_markdown(
+        {
+            "articles": 2000,
+            "master": "local[2]",
+            "single_process": {"seconds": 100.0, "articles_per_s": 20.0, "model_load_seconds": 3.0, "findings": 9},
+            "spark": {
+                "seconds": 60.0,
+                "articles_per_s": 33.3,
+                "session_start_seconds": 8.0,
+                "first_job_seconds": 20.0,
+                "findings": 9,
+                "problems": 0,
+            },
+        }
+    )
+    assert "| articles/s | 20.0 | 33.3 |" in table and "8.0 (session) + 20.0 (first job" in table
+
+
+def test_bench_corpus_is_jsonl_of_example_articles(tmp_path):
+    import json
+
+    from stance.training.bench import write_bench_corpus
+
+    lines = write_bench_corpus(tmp_path / "c.jsonl", 7).read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 7 and len({r["id"] for r in records}) == 7 and all(r["text"] for r in records)

@@ -119,6 +119,22 @@ def test_champion_registered_loadable_and_exported(trained):
     assert (tmp / "champion" / "champion.json").exists()
 
 
+def test_pipeline_model_registered_and_exported_with_the_champion(trained):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    result, tmp = trained
+    mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+    mv = MlflowClient().get_model_version_by_alias("stance-pipeline", "champion")
+    assert str(mv.version) == result.pipeline_version
+    assert mv.tags["classifier_version"] == result.champion_version
+    assert (tmp / "pipeline" / "MLmodel").exists() and (tmp / "pipeline" / "artifacts" / "registry").is_dir()
+    out = mlflow.pyfunc.load_model("models:/stance-pipeline@champion").predict(
+        pd.DataFrame([{"id": "x", "text": "Putin rejected any truce."}])
+    )
+    assert out.iloc[0]["article"] == "x" and out.iloc[0]["problem"] is None
+
+
 def test_training_is_deterministic(store, tmp_path):
     from stance.training.train import train
 

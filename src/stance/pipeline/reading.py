@@ -140,6 +140,20 @@ def read_inputs(
             yield item
 
 
+def read_records(
+    records: Iterable[dict], name: str, *, date: str | None = None, max_chars: int = MAX_CHARS
+) -> Iterator[tuple[int, Article | InputProblem]]:
+    """Articles from records that are already parsed (a served request, a Spark batch),
+    validated as JSONL corpus lines are, each with its row number; every record needs its
+    own ``id``. Problems name the record by its id (or its row number when it has none)."""
+    reader = _Reader(date=parse_date(date), max_chars=max_chars)
+    for n, obj in enumerate(records):
+        rid = obj.get("id")
+        label = f"{name} article {rid}" if isinstance(rid, str) and rid.strip() else f"{name} row {n}"
+        for item in reader.record_article(obj, label, 0, id_required=True):
+            yield n, item
+
+
 def read_text(
     text: str,
     *,
@@ -376,7 +390,6 @@ class _Reader:
                         "not valid UTF-8: decoded with replacement characters; re-save the file as UTF-8",
                         "warning",
                     )
-            where = f"{name}:{line_no}"
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -389,35 +402,43 @@ class _Reader:
             if not isinstance(obj, dict):
                 yield InputProblem(name, line_no, "expected a JSON object with a 'text' field; skipped")
                 continue
-            try:
-                rec = _Record.model_validate(obj)
-            except ValidationError as exc:
-                yield InputProblem(name, line_no, f"{first_error(exc)}; skipped")
-                continue
-            if rec.id:  # without an id the article is called file:line, which is unique
-                first = self.ids.setdefault(rec.id, where)
-                if first != where:
-                    at = f"line {first.rsplit(':', 1)[1]}" if first.rsplit(":", 1)[0] == name else first
-                    yield InputProblem(
-                        name,
-                        line_no,
-                        f"duplicate article id {rec.id!r} (first at {at}); give each article a unique id; skipped",
-                    )
-                    continue
-            art_date = parse_date(rec.date)
-            if rec.date and art_date is None:
-                yield InputProblem(name, line_no, f"date {rec.date!r} is not YYYY-MM-DD: ignored", "warning")
-            text, cut = self._cut(where, rec.text)
-            yield from cut
-            yield _article(
-                id=rec.id or where,
-                text=text,
-                title=rec.title or "",
-                date=art_date or self.date,
-                source=rec.source or "",
-                url=rec.url or "",
-                origin=where,
-            )
+            yield from self.record_article(obj, name, line_no)
+
+    def record_article(self, obj: dict, name: str, line_no: int, id_required: bool = False):
+        """One corpus record (a JSONL line, a served request row, a Spark row) as an article."""
+        where = f"{name}:{line_no}" if line_no else name
+        try:
+            rec = _Record.model_validate(obj)
+        except ValidationError as exc:
+            yield InputProblem(name, line_no, f"{first_error(exc)}; skipped")
+            return
+        if id_required and not (rec.id or "").strip():
+            yield InputProblem(name, line_no, "missing 'id' field; skipped")
+            return
+        if rec.id:  # without an id the article is called file:line, which is unique
+            first = self.ids.setdefault(rec.id, where)
+            if first != where:
+                at = f"line {first.rsplit(':', 1)[1]}" if first.rsplit(":", 1)[0] == name else first
+                yield InputProblem(
+                    name,
+                    line_no,
+                    f"duplicate article id {rec.id!r} (first at {at}); give each article a unique id; skipped",
+                )
+                return
+        art_date = parse_date(rec.date)
+        if rec.date and art_date is None:
+            yield InputProblem(name, line_no, f"date {rec.date!r} is not YYYY-MM-DD: ignored", "warning")
+        text, cut = self._cut(where, rec.text)
+        yield from cut
+        yield _article(
+            id=rec.id or where,
+            text=text,
+            title=rec.title or "",
+            date=art_date or self.date,
+            source=rec.source or "",
+            url=rec.url or "",
+            origin=where,
+        )
 
 
 def _article(**fields) -> Article:

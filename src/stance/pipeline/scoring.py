@@ -104,12 +104,19 @@ class LanguageStages:
     same sentences, mentions and candidates.
     """
 
-    def __init__(self, registry: Registry | str | Path | None = None, *, all_entities: bool = False, holder_model=None):
+    def __init__(
+        self,
+        registry: Registry | str | Path | None = None,
+        *,
+        all_entities: bool = False,
+        holder_model=None,
+        spacy_model: str | None = None,
+    ):
         self.registry = resolve_registry(registry)
         # False: look for names the registry lacks only where they could hold a position.
         self.all_entities = all_entities
         self.holder_model = holder_model
-        self.nlp = load_nlp()
+        self.nlp = load_nlp(spacy_model)
         self.index = ActorIndex(self.registry, self.nlp)
 
     def analyse(self, batch: list[Article], segmented: list[list[Sentence]] | None = None) -> list[_Analysed]:
@@ -167,10 +174,11 @@ class Scorer(LanguageStages):
         all_entities: bool = False,
         learned_holders: bool = True,
         n_process: int | None = None,
+        spacy_model: str | None = None,
     ):
         self.model = resolve_model(model)
         holder_model = getattr(self.model, "holder_model", None) if learned_holders else None
-        super().__init__(registry, all_entities=all_entities, holder_model=holder_model)
+        super().__init__(registry, all_entities=all_entities, holder_model=holder_model, spacy_model=spacy_model)
         # None: the model's own cut, tuned on dev documents (0 for models trained before it).
         if min_confidence is None:
             min_confidence = getattr(self.model, "position_threshold", 0.0)

@@ -33,6 +33,7 @@ _SENTENCE_END = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*(?=\s|$)")
 _PIPE_CHARS = 100_000
 
 _nlp = None
+_nlp_name = ""
 
 
 @dataclass
@@ -58,22 +59,26 @@ class Sentence:
         return self.start - self.span.start_char if self.span is not None else 0
 
 
-def load_nlp():
-    """The spaCy pipeline, loaded once per process (tagger, parser, lemmatizer, NER)."""
-    global _nlp
-    if _nlp is None:
+def load_nlp(name: str | None = None):
+    """The spaCy pipeline, loaded once per process (tagger, parser, lemmatizer, NER).
+
+    ``name``: an installed pipeline other than the configured one (a logged pipeline model
+    names the one it was built with)."""
+    global _nlp, _nlp_name
+    name = name or SPACY_MODEL
+    if _nlp is None or _nlp_name != name:
         spacy = import_spacy()
         try:
             # senter is redundant with the parser, which also gives the sentence bounds.
-            nlp = spacy.load(SPACY_MODEL, exclude=["senter"])
+            nlp = spacy.load(name, exclude=["senter"])
         except OSError as exc:
             raise StanceError(
-                f"spaCy model {SPACY_MODEL!r} is not installed: run `make install` "
+                f"spaCy model {name!r} is not installed: run `make install` "
                 "or set STANCE_SPACY_MODEL to an installed English model"
             ) from exc
         # "wrote on X." ends a sentence in news (X the platform); spaCy reads "X." as an initial.
         nlp.tokenizer.add_special_case("X.", [{"ORTH": "X"}, {"ORTH": "."}])
-        _nlp = nlp
+        _nlp, _nlp_name = nlp, name
     return _nlp
 
 

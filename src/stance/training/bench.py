@@ -188,6 +188,87 @@ def cold_start_seconds(model_dir: str | Path, article: str | Path | None = None,
     return round(statistics.median(times), 3)
 
 
+def write_bench_corpus(path: Path, n_articles: int) -> Path:
+    """``n_articles`` example articles as a JSONL corpus, the input both engines read."""
+    import json
+
+    with path.open("w", encoding="utf-8") as fh:
+        for a in example_articles(n_articles):
+            record = {"id": a.id, "text": a.text, "title": a.title, "date": a.date, "source": a.source}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def bench_spark(
+    classifier_dir: str | Path,
+    labels_dir: str | Path | None = None,
+    n_articles: int = 2000,
+    master: str = "local[2]",
+) -> dict[str, Any]:
+    """Spark on ``master`` against single-process ``stance score`` on the same JSONL corpus.
+
+    Both read the corpus from disk and write their output (JSONL; Parquet tables). Start-up
+    is kept apart: for the single process, loading the model; for Spark, the session and
+    a first small job that ships the model and loads it in every worker.
+    """
+    import json
+    import tempfile
+
+    from ..config import LABELS_DIR
+    from ..engines.spark import score_on_spark, spark_session
+    from ..pipeline.scoring import Scorer, score_corpus
+    from ..tracking import save_pipeline_model
+
+    labels_dir = Path(labels_dir or LABELS_DIR)
+    tmp = Path(tempfile.mkdtemp(prefix="stance-bench-spark-"))
+    try:
+        corpus = write_bench_corpus(tmp / "corpus.jsonl", n_articles)
+        model_dir = save_pipeline_model(tmp / "pipeline", Path(classifier_dir), labels_dir)
+
+        t0 = time.perf_counter()
+        scorer = Scorer(str(classifier_dir), labels_dir)
+        single_load = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        n_find = 0
+        with (tmp / "single.jsonl").open("w", encoding="utf-8") as out:
+            for r in score_corpus([corpus], model=scorer):
+                for f in r.findings:
+                    out.write(json.dumps(f.to_dict(), ensure_ascii=False) + "\n")
+                    n_find += 1
+        single = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        spark = spark_session(master)
+        session = time.perf_counter() - t0
+        parallelism = spark.sparkContext.defaultParallelism
+        warm = write_bench_corpus(tmp / "warm.jsonl", 2 * parallelism)
+        t0 = time.perf_counter()
+        score_on_spark(str(warm), str(tmp / "warm-out"), str(model_dir), labels_dir, spark=spark)
+        warm_up = time.perf_counter() - t0
+        run = score_on_spark(str(corpus), str(tmp / "spark-out"), str(model_dir), labels_dir, spark=spark)
+        spark.stop()
+        return {
+            "articles": n_articles,
+            "master": master,
+            "single_process": {
+                "seconds": round(single, 2),
+                "articles_per_s": round(n_articles / single, 2),
+                "model_load_seconds": round(single_load, 2),
+                "findings": n_find,
+            },
+            "spark": {
+                "seconds": round(run.seconds, 2),
+                "articles_per_s": round(n_articles / run.seconds, 2),
+                "session_start_seconds": round(session, 2),
+                "first_job_seconds": round(warm_up, 2),
+                "findings": run.findings,
+                "problems": run.problems,
+            },
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def startup_seconds(repeats: int = 3) -> float:
     """Median wall time of ``stance --help`` in a fresh process (the console script when
     it is installed beside this Python, else ``python -m stance.cli``)."""
@@ -210,9 +291,11 @@ def run_benchmarks(
     out_dir: str | Path | None = None,
     readme: str | Path | None = None,
     realnews_dir: str | Path | None = None,
+    n_spark_articles: int = 2000,
 ) -> dict[str, Any]:
     """``make bench``: train every family, score a corpus with each, evaluate end to end
-    (on the labelled test split and, where ``realnews_dir`` exists, on real gold articles).
+    (on the labelled test split and, where ``realnews_dir`` exists, on real gold articles);
+    then the champion on Spark ``local[2]`` against one process (``n_spark_articles``, 0: skip).
 
     Training goes to the ``stance-bench`` experiment of the project store, so the figures
     can be traced to runs. Writes ``results.json`` and ``RESULTS.md`` under ``out_dir`` and,
@@ -269,6 +352,9 @@ def run_benchmarks(
             }
         )
     champion = result.champion.name if result.champion else None
+    spark = None
+    if n_spark_articles and result.champion is not None:
+        spark = bench_spark(result.champion.classifier_dir, labels_dir, n_articles=n_spark_articles)
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -282,6 +368,8 @@ def run_benchmarks(
         "families": families,
         "parent_run_id": result.parent_run_id,
     }
+    if spark is not None:
+        results["spark"] = spark
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     table = results_markdown(results)
@@ -365,6 +453,8 @@ def results_markdown(results: dict[str, Any]) -> str:
         + ". int8 speed needs AVX2 (VNNI helps); PyTorch float32 needs nothing special; "
         "the PyTorch path's bfloat16 (not used in these figures) needs AVX512-BF16 or AMX.\n",
     ]
+    if results.get("spark"):
+        lines.append("\n" + spark_markdown(results["spark"], results.get("champion_on_dev")))
     return "".join(lines)
 
 
@@ -386,6 +476,21 @@ def _cpu_name() -> str:
     import platform
 
     return platform.processor() or platform.machine()
+
+
+def spark_markdown(s: dict[str, Any], model: str | None = None) -> str:
+    """The Spark against single-process comparison as a small table."""
+    one, sp = s["single_process"], s["spark"]
+    return (
+        f"Spark `{s['master']}` against one process, the same {s['articles']:,} articles (JSONL in, "
+        f"findings out{f', {model}' if model else ''}):\n\n"
+        "| | one process (`stance score`) | Spark (`--engine spark`) |\n|---|---|---|\n"
+        f"| articles/s | {one['articles_per_s']:.1f} | {sp['articles_per_s']:.1f} |\n"
+        f"| scoring time (s) | {one['seconds']:.1f} | {sp['seconds']:.1f} |\n"
+        f"| start-up (s) | {one['model_load_seconds']:.1f} (model load) | {sp['session_start_seconds']:.1f} "
+        f"(session) + {sp['first_job_seconds']:.1f} (first job: model shipped and loaded per worker) |\n"
+        f"| findings | {one['findings']} | {sp['findings']} |\n"
+    )
 
 
 BENCH_START, BENCH_END = "<!-- BENCH:START -->", "<!-- BENCH:END -->"

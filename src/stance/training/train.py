@@ -123,6 +123,7 @@ class TrainResult:
     results: list[FamilyResult] = field(default_factory=list)
     champion: FamilyResult | None = None
     champion_version: str | None = None
+    pipeline_version: str | None = None  # stance-pipeline, registered with the champion
 
     def table(self) -> pd.DataFrame:
         cols = [
@@ -380,8 +381,10 @@ def train(
             mlflow.log_metric(f"champion_{SELECTION_METRIC}", result.champion.metrics.get(SELECTION_METRIC, 0.0))
             if register:
                 result.champion_version = register_champion(result.champion)
+                result.pipeline_version = register_pipeline(result.champion, labels_dir, result.champion_version)
             if export_dir:
                 export_champion(result.champion, Path(export_dir), result.champion_version)
+                export_pipeline(result.champion, pipeline_export_dir(export_dir), labels_dir)
         return result
     finally:
         if not keep_dir:
@@ -432,3 +435,37 @@ def export_champion(champion: FamilyResult, export_dir: Path, version: str | Non
         shutil.rmtree(staging.parent, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return export_dir
+
+
+# -- the article-level model (stance-pipeline), published with the champion ----------------
+def pipeline_export_dir(export_dir: str | Path) -> Path:
+    """``models/pipeline`` beside ``models/champion`` (or beside any other export folder)."""
+    from ..config import PIPELINE_DIR
+
+    return Path(export_dir).parent / PIPELINE_DIR.name
+
+
+def register_pipeline(champion: FamilyResult, labels_dir: str | Path, classifier_version: str | None) -> str:
+    """Log the champion as the whole pipeline in the active (parent) run and move
+    ``stance-pipeline@champion`` to it, so the served model follows the champion."""
+    import mlflow
+
+    from ..config import PIPELINE_MODEL
+
+    info = tracking.log_pipeline_model(champion.classifier_dir, Path(labels_dir))
+    mlflow.set_tag("pipeline_model_uri", info.model_uri)
+    return tracking.register_champion(
+        info.model_uri,
+        tags={"family": champion.family, "run_id": champion.run_id},
+        version_tags={"classifier_version": str(classifier_version or "")},
+        name=PIPELINE_MODEL,
+    )
+
+
+def export_pipeline(champion: FamilyResult, export_dir: Path, labels_dir: str | Path) -> Path:
+    """Write the champion as the article-level MLflow model folder (``make serve`` serves it)."""
+    from ..io import atomic_folder
+
+    return atomic_folder(
+        export_dir, lambda staging: tracking.save_pipeline_model(staging, champion.classifier_dir, Path(labels_dir))
+    )

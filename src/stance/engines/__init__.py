@@ -1,0 +1,1 @@
+"""Engines that run the scoring pipeline beyond one process (``stance score --engine``)."""
