@@ -82,3 +82,13 @@ def test_holder_model_loaded_fast_saves_again(tmp_path):
     loaded.save(tmp_path / "two" / "h.skops")  # from the fast format: arrays only
     again = HolderModel.load(tmp_path / "two" / "h.skops")
     assert again.threshold == 0.3 and np.allclose(again.fast.positive(rows), loaded.fast.positive(rows))
+
+
+def test_a_loaded_baseline_saves_again(tiny_model, tiny_labels, tmp_path):
+    """Spark and the pipeline model re-save a loaded classifier; the arrays form saves as it is."""
+    from stance.labels import LabelSet
+
+    sentences = LabelSet.load(tiny_labels).sentences()
+    loaded = BaselineClassifier.load(tiny_model.save(tmp_path / "a"))
+    again = BaselineClassifier.load(loaded.save(tmp_path / "b"))
+    assert np.allclose(again.predict_topics(sentences), tiny_model.predict_topics(sentences), atol=1e-9)

@@ -385,7 +385,7 @@ def test_concurrent_trainings_on_a_new_sqlite_store_both_finish(tmp_path, cli_en
         assert "champion tiny-baseline" in out
     statuses = [s for (s,) in _query(tmp_path / "mlflow.db", "select status from runs")]
     assert len(statuses) == 4 and set(statuses) == {"FINISHED"}
-    versions = _query(tmp_path / "mlflow.db", "select version from model_versions")
+    versions = _query(tmp_path / "mlflow.db", "select version from model_versions where name = 'stance-classifier'")
     assert sorted(v for (v,) in versions) == [1, 2]
     assert (tmp_path / "models" / "champion" / "champion.json").exists()
 

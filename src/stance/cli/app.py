@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -89,11 +90,33 @@ def friendly(func):
         except StanceError as exc:
             fail(str(exc), exc.exit_code)
         except Terminated:
-            fail("terminated (SIGTERM)", Terminated.exit_code)
+            _interrupted("terminated (SIGTERM)", Terminated.exit_code)
         except KeyboardInterrupt:
-            fail("interrupted", 130)
+            _interrupted("interrupted", 130)
 
     return wrapper
+
+
+def _interrupted(message: str, code: int) -> None:
+    """Exit after an interrupt, once the command's own clean-up has run.
+
+    Worker processes it started (spaCy's parsers) are stopped first. Their queues may
+    still hold input that nobody will read, and multiprocessing would wait for those
+    forever at exit, so then the process ends without running its exit hooks.
+    """
+    import multiprocessing
+
+    workers = multiprocessing.active_children()
+    for w in workers:
+        w.kill()  # stateless parsers: SIGKILL leaves nothing behind and prints nothing
+    for w in workers:
+        w.join(timeout=5)
+    if not any(t.name == "QueueFeederThread" for t in threading.enumerate()):
+        fail(message, code)
+    typer.echo(f"stance: error: {message}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 # One declaration per shared option, in one style (Annotated) for every command.

@@ -68,13 +68,12 @@ class SparkRun:
 
 # -- schemas ----------------------------------------------------------------------------
 def _finding_type():
-    from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
+    from pyspark.sql.types import BooleanType, DoubleType, LongType, StringType, StructField, StructType
 
-    from ..pipeline.findings import EXTRA_KEYS, FINDING_KEYS
+    from ..pipeline.findings import record_types
 
-    types = {"sentence": LongType(), "start": LongType(), "end": LongType(), "paragraph": LongType()}
-    types |= {k: DoubleType() for k in ("confidence", "topic_confidence", "stance_confidence")}
-    return StructType([StructField(k, types.get(k, StringType())) for k in (*FINDING_KEYS, *EXTRA_KEYS)])
+    spark = {"string": StringType(), "long": LongType(), "double": DoubleType(), "boolean": BooleanType()}
+    return StructType([StructField(k, spark[t]) for k, t in record_types().items()])
 
 
 def _scored_schema():
@@ -114,7 +113,7 @@ def _model(name: str):
     return _MODELS[name]
 
 
-def score_batches(model_name: str, min_confidence: float):
+def score_batches(model_name: str, min_confidence: float | None):
     """The ``mapInPandas`` function: article batches in, one scored row per article out."""
 
     def score(batches: Iterator) -> Iterator:
@@ -156,7 +155,7 @@ def _predict(model, articles, min_confidence: float):
     the one bad article becomes a problem row and the rest are scored."""
     import pandas as pd
 
-    params = {"on_error": "record", "min_confidence": float(min_confidence)}
+    params = {"on_error": "record", "min_confidence": float(min_confidence or 0.0)}
     if articles.empty:
         return pd.DataFrame(columns=list(ROW_FIELDS))
     try:
@@ -352,7 +351,7 @@ def score_on_spark(
     registry=None,
     *,
     master: str | None = None,
-    min_confidence: float = 0.0,
+    min_confidence: float | None = None,
     spark=None,
 ) -> SparkRun:
     """Score the corpus at ``source`` on Spark and write the tables under ``output``."""

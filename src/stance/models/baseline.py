@@ -149,9 +149,11 @@ class BaselineClassifier(StanceClassifier):
     def _save_weights(self, folder: Path) -> None:
         from .linear_store import LinearTextModel
 
-        # Arrays + JSON (no pickle, no scikit-learn needed to load): see linear_store.
-        LinearTextModel.from_sklearn(self.topic_model).save(folder / "topic_model.npz")
-        LinearTextModel.from_sklearn(self.stance_model).save(folder / "stance_model.npz")
+        # Arrays + JSON (no pickle, no scikit-learn needed to load): see linear_store. A
+        # loaded model is already in that form and saves again as it is.
+        for name, model in (("topic_model", self.topic_model), ("stance_model", self.stance_model)):
+            arrays = model if isinstance(model, LinearTextModel) else LinearTextModel.from_sklearn(model)
+            arrays.save(folder / f"{name}.npz")
 
     def _load_weights(self, folder: Path) -> None:
         if (folder / "topic_model.npz").exists():

@@ -194,28 +194,12 @@ def signature():
     from mlflow.models import ModelSignature
     from mlflow.types.schema import Array, ColSpec, Map, Object, ParamSchema, ParamSpec, Property, Schema
 
+    from ..pipeline.findings import record_types
+
     def obj(fields: dict[str, str | object]) -> Object:
         return Object([Property(k, v) for k, v in fields.items()])
 
-    finding = obj(
-        {
-            "article": "string",
-            "sentence": "long",
-            "text": "string",
-            "actor": "string",
-            "side": "string",
-            "topic": "string",
-            "stance": "string",
-            "confidence": "double",
-            "attribution": "string",
-            "start": "long",
-            "end": "long",
-            "date": "string",
-            "paragraph": "long",
-            "topic_confidence": "double",
-            "stance_confidence": "double",
-        }
-    )
+    finding = obj(record_types())
     position = obj(
         {
             "actor": "string",

@@ -115,6 +115,14 @@ class Finding(BaseModel):
         return {k: d[k] for k in (*FINDING_KEYS, *EXTRA_KEYS)}
 
 
+def record_types() -> dict[str, str]:
+    """The type of each key of a findings record (``string``, ``long``, ``double`` or
+    ``boolean``), read off :class:`Finding`, for the schemas of the served and Spark outputs."""
+    names = {int: "long", float: "double", bool: "boolean"}
+    fields = Finding.model_fields
+    return {k: names.get(fields[k].annotation, "string") for k in (*FINDING_KEYS, *EXTRA_KEYS)}
+
+
 class FindingsError(ProblemsError):
     """A findings file or list has invalid records; carries every problem found."""
 

@@ -201,6 +201,7 @@ class Scorer(LanguageStages):
         An article that breaks its batch is found and reported to ``on_problem`` (then
         skipped) so one bad article never loses the rest; without ``on_problem`` it raises.
         """
+        import contextlib
         import itertools
         import os
 
@@ -214,8 +215,11 @@ class Scorer(LanguageStages):
             return
         # The workers parse the next batches while this process runs the model on this one.
         stream = itertools.chain(head, batches)
-        for batch, segmented in parallel_segment(stream, self.nlp, workers, text=lambda a: a.text):
-            yield from self._score_isolated(batch, on_problem, segmented)
+        # Closed however this generator ends (SIGTERM, Ctrl-C, an early break): spaCy then
+        # stops its worker processes, which would otherwise keep the interpreter from exiting.
+        with contextlib.closing(parallel_segment(stream, self.nlp, workers, text=lambda a: a.text)) as parsed:
+            for batch, segmented in parsed:
+                yield from self._score_isolated(batch, on_problem, segmented)
 
     def batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
         """Articles grouped so that each batch holds enough sentences to keep the model busy."""

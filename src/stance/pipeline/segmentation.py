@@ -281,7 +281,25 @@ def parallel_segment(
                 yield piece, (number, k)
 
     batches = iter(batches)
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
     docs = iter(nlp.pipe(feed(), as_tuples=True, batch_size=batch_size, n_process=n_process, disable=["ner"]))
+    done = False
+    try:
+        yield from _parsed_batches(docs, pending, batches)
+        done = True
+    finally:
+        if not done:
+            # Stopped early (SIGTERM, Ctrl-C, the caller broke off): a worker blocked on a
+            # full pipe never sees spaCy's stop signal, since its siblings hold that pipe open
+            # too, and spaCy would wait for it forever. Stop the workers this stream started.
+            for worker in set(multiprocessing.active_children()) - before:
+                worker.kill()  # parsers hold no state: nothing to clean up, nothing to print
+        docs.close()  # spaCy's own clean-up: sentinels sent, pipes closed, workers joined
+
+
+def _parsed_batches(docs, pending: deque, batches) -> Iterator[tuple[list, list[list[Sentence]] | None]]:
     try:
         for doc, (number, _) in docs:  # docs come in stream order; feed() has queued their batch
             while pending[0][0] < number:  # batches with no text to parse
