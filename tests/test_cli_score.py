@@ -232,7 +232,10 @@ def test_sigterm_during_score_out_leaves_no_temporary_file(tmp_path, tiny_model_
     assert proc.poll() is None, proc.communicate()
     assert list(out_dir.glob(".findings.jsonl.*.tmp"))
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave a hung process behind a failed test
     assert proc.returncode == 143, err
     assert "terminated (SIGTERM)" in err and "Traceback" not in err
     assert list(out_dir.iterdir()) == []
