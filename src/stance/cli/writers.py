@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import time
 from typing import TYPE_CHECKING, TextIO
 
 from ..config import AUTHOR
@@ -260,47 +259,11 @@ def default_format(stream: TextIO | None = None) -> str:
     return "table" if hasattr(stream, "isatty") and stream.isatty() else "jsonl"
 
 
-class ProgressReporter:
-    """A progress line on stderr, only on a terminal and only once a batch runs long."""
+def ProgressReporter(enabled: bool | None = None, after_seconds: float = 1.5):  # noqa: N802 - the older class name
+    """The scoring display without a known total (:class:`~stance.cli.progress.ScoreDisplay`)."""
+    from .progress import ScoreDisplay
 
-    def __init__(self, enabled: bool | None = None, after_seconds: float = 1.5):
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.after = after_seconds
-        self.started = time.monotonic()
-        self.progress = None
-        self.task = None
-
-    def update(self, articles: int, sentences: int) -> None:
-        if not self.enabled:
-            return
-        if self.progress is None:
-            if time.monotonic() - self.started < self.after:
-                return
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self.progress = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("scoring")
-        self.progress.update(self.task, description=f"scoring: {articles} articles, {sentences} sentences")
-
-    def echo(self, line: str) -> None:
-        """Print a line on stderr without tearing the progress display."""
-        if self.progress is not None:
-            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
+    return ScoreDisplay(None, enabled=enabled, after_seconds=after_seconds)
 
 
 def frame_table(frame: pd.DataFrame, title: str = ""):
