@@ -177,9 +177,18 @@ def length_sorting_gain(model_dir: str | Path, labels_dir: str | Path | None = N
 def cold_start_seconds(model_dir: str | Path, article: str | Path | None = None, repeats: int = 3) -> float:
     """Median wall time of ``stance score ARTICLE --model DIR`` in a fresh process, all included."""
     article = Path(article or EXAMPLES_DIR / "wire_report.txt")
+    cmd = [*_stance_cmd(), "score", str(article), "--model", str(model_dir), "--format", "jsonl"]
+    return _median_wall(cmd, repeats)
+
+
+def _stance_cmd() -> list[str]:
+    """The ``stance`` script beside this Python, else ``python -m stance.cli``."""
     script = Path(sys.executable).with_name("stance")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "stance.cli"]
-    cmd += ["score", str(article), "--model", str(model_dir), "--format", "jsonl"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "stance.cli"]
+
+
+def _median_wall(cmd: list[str], repeats: int) -> float:
+    """Median wall time of running ``cmd`` in a fresh process."""
     times = []
     for _ in range(max(1, repeats)):
         t = time.perf_counter()
@@ -272,16 +281,7 @@ def bench_spark(
 def startup_seconds(repeats: int = 3) -> float:
     """Median wall time of ``stance --help`` in a fresh process (the console script when
     it is installed beside this Python, else ``python -m stance.cli``)."""
-    script = Path(sys.executable).with_name("stance")
-    cmd = [str(script), "--help"] if script.exists() else [sys.executable, "-m", "stance.cli", "--help"]
-    if not script.exists() and shutil.which("stance") is None:
-        cmd = [sys.executable, "-m", "stance.cli", "--help"]
-    times = []
-    for _ in range(max(1, repeats)):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t)
-    return round(statistics.median(times), 3)
+    return _median_wall([*_stance_cmd(), "--help"], repeats)
 
 
 def run_benchmarks(
