@@ -183,3 +183,19 @@ def test_corpus_meets_the_minimums():
         assert len(present) == 3 * len(ls.registry.topic_ids), split
     share = items.drop_duplicates(["doc", "sent"])["split"].value_counts(normalize=True)
     assert 0.6 <= share["train"] <= 0.8
+
+
+def test_find_name_matches_whole_names_and_capitals_as_written():
+    from stance.labels.registry import Registry
+
+    reg = Registry.load(CORPUS)
+    assert reg.find_name("President Zelensky rejected the plan.", "zelensky") == "President Zelensky"
+    assert reg.find_name("The US backs it.", "united_states") == "The US"
+    # "us" is a pronoun, not the United States; "Ukrainian" is not "Ukraine".
+    assert reg.find_name("For us they are a party to the war.", "united_states") == ""
+    assert reg.find_name("Ukrainian troops held the line.", "ukraine") == ""
+    assert reg.find_name("It was said.", "author") == ""
+    labels = LabelSet.load(FIXTURE)
+    pos = labels.positions()
+    named = [(t, n) for t, n in zip(pos["text"], pos["holder_name"]) if n]
+    assert named and all(n in t for t, n in named)  # as the sentence writes it

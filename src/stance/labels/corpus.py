@@ -205,6 +205,8 @@ class LabelSet:
         registry = parsed.registry
         items = pd.DataFrame([it.model_dump() for _, it in parsed.rows])
         items["side"] = [registry.side_of(a) if a else "" for a in items["actor"]]
+        # The holder's name as the sentence writes it: where the stance model reads the words around it.
+        items["holder_name"] = [registry.find_name(t, a) if a else "" for t, a in zip(items["text"], items["actor"])]
         docs = pd.DataFrame([d.model_dump() for d in parsed.documents], columns=list(Document.model_fields))
         return cls(registry, items, docs, parsed.digest, labels_dir)
 

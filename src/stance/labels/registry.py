@@ -152,6 +152,24 @@ class Registry:
         return actor.name if actor else actor_id.replace("_", " ").title()
 
     @cached_property
+    def _name_patterns(self) -> dict[str, re.Pattern]:
+        """Per actor, one case-insensitive pattern over its names, longest first."""
+        out = {}
+        for a in self.actors.values():
+            names = sorted({n for n in [a.name, *a.aliases] if n and a.id != AUTHOR}, key=len, reverse=True)
+            if names:
+                alts = [_name_pattern(n) for n in names]
+                out[a.id] = re.compile(r"(?<!\w)(?:" + "|".join(alts) + r")(?!\w)", re.IGNORECASE)
+        return out
+
+    def find_name(self, text: str, actor_id: str) -> str:
+        """The first of the actor's names in ``text`` as written there ("" when none is):
+        where the stance model looks for the words around the holder."""
+        pattern = self._name_patterns.get(actor_id)
+        m = pattern.search(text) if pattern else None
+        return m.group(0) if m else ""
+
+    @cached_property
     def alias_index(self) -> dict[str, str]:
         """Lower-cased alias (and display name) → actor id; longest aliases win on lookup."""
         index: dict[str, str] = {}
@@ -159,6 +177,12 @@ class Registry:
             for alias in [a.name, *a.aliases]:
                 index.setdefault(alias.casefold(), a.id)
         return index
+
+
+def _name_pattern(name: str) -> str:
+    """A name as a regex, case-insensitive except its capitalised abbreviations ("the US":
+    "us" is a pronoun)."""
+    return r"\s+".join(f"(?-i:{re.escape(w)})" if w.isupper() and len(w) > 1 else re.escape(w) for w in name.split())
 
 
 def read_optional(path: Path) -> str | None:

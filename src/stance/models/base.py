@@ -8,12 +8,13 @@ which topics it concerns (multi-label, ``predict_topics``) and, for a given hold
 topic, the holder's stance (``predict_stance``). Together they predict the whole
 (actor, topic, stance) triple for a new sentence once attribution has named the holder.
 Frames passed in have the columns ``text``, ``context``, and for stance also ``actor``,
-``side`` and ``topic``.
+``side``, ``topic`` and (optional) ``holder_name``, the holder's name as the sentence writes it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -37,6 +38,24 @@ def text_column(frame: pd.DataFrame, name: str, default: str = "") -> list[str]:
     if name not in frame:
         return [default] * len(frame)
     return [default if (v is None or v != v or v == "") else str(v) for v in frame[name]]
+
+
+_WORD = re.compile(r"[a-z][a-z'-]+")
+
+
+def holder_window(text: str, name: str, width: int) -> str:
+    """The words around the holder's name in the sentence, as ``near_<word>`` tokens.
+
+    Why: a sentence with several holders says different things about each ("X proposed a
+    truce that Y rejected"); the words next to a holder's name tell its own position apart.
+    ``near_none`` when the holder is not named in the sentence (the author, a pronoun).
+    """
+    at = text.lower().find(name.lower()) if name else -1
+    if at < 0 or width <= 0:
+        return "near_none"
+    before = _WORD.findall(text[:at].lower())[-width:]
+    after = _WORD.findall(text[at + len(name) :].lower())[:width]
+    return " ".join([*(f"near_{w}" for w in before), *(f"near_{w}" for w in after)]) or "near_none"
 
 
 def align_classes(probs: np.ndarray, classes) -> np.ndarray:

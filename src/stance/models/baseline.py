@@ -1,8 +1,9 @@
 """TF-IDF baseline: word and character n-grams + logistic regression, target-aware.
 
 Target awareness comes from features conjoined with the topic (each word also appears as
-``topic__word``) and from holder features (topic, side, side×topic), so one linear model
-can learn that the same words mean different things for different issues and holders.
+``topic__word``), from holder features (topic, side, side×topic) and from the words around
+the holder's name in the sentence, so one linear model can learn that the same words mean
+different things for different issues and holders.
 Saved as arrays + JSON (:mod:`stance.models.linear_store`: no pickle, loads without
 scikit-learn); folders saved with skops by older versions still load.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .base import FitMonitor, StanceClassifier, align_classes, text_column
+from .base import FitMonitor, StanceClassifier, align_classes, holder_window, text_column
 from .params import BaselineParams
 
 _TOKEN = re.compile(r"[a-z][a-z'-]+")
@@ -63,7 +64,15 @@ class BaselineClassifier(StanceClassifier):
         df["actor"] = text_column(frame, "actor", "author")
         df["target"] = _target_tokens(df)
         df["holder"] = _holder_tokens(df)
-        return df[["text", "context", "target", "holder"]]
+        width = int(self.params.get("holder_window", 0))
+        df["near"] = [
+            " ".join([near, *(f"{topic}__{w}" for w in near.split())])
+            for near, topic in (
+                (holder_window(text, name, width), topic)
+                for text, name, topic in zip(df["text"], text_column(frame, "holder_name"), df["topic"], strict=True)
+            )
+        ]
+        return df[["text", "context", "target", "holder", "near"]]
 
     def _text_features(self, with_target: bool, with_context: bool = True):
         from sklearn.compose import ColumnTransformer
@@ -101,6 +110,8 @@ class BaselineClassifier(StanceClassifier):
                 ("target", TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True), "target"),
                 ("holder", TfidfVectorizer(token_pattern=r"\S+", use_idf=False, norm=None), "holder"),
             ]
+            if p.get("holder_window", 0) > 0:
+                parts.append(("near", TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True), "near"))
         return ColumnTransformer(parts, transformer_weights=weights)
 
     # -- training and prediction --------------------------------------------------------

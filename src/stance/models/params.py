@@ -3,7 +3,8 @@
 In: the ``params`` of a config file (or of a saved model). Out: a complete, type-checked
 dict; an unknown key or a value of the wrong type is a one-line :class:`StanceError`.
 The defaults here are the values ``configs/*.yaml`` ship with, so a config that leaves a
-key out trains the same model.
+key out trains the same model — except keys added later that change how a saved model
+predicts: their defaults are "off", so a model saved before them predicts as it did.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class BaselineParams(FamilyParams):
     min_df: int = 1
     max_features: int = 60000
     context_weight: float = 0.3
+    holder_window: int = 4  # words each side of the holder's name the stance model reads (0: none)
 
 
 class EmbeddingParams(FamilyParams):
@@ -55,6 +57,9 @@ class TransformerParams(FamilyParams):
     max_train_items: int | None = None
     balanced: bool = True  # class-weighted stance loss
     freeze_embeddings: bool = True
+    frozen_layers: int = 0  # the lowest N encoder layers are not trained (faster steps)
+    context_words: int | None = None  # the previous sentence cut to its first N words (None: whole)
+    attention_dropout: float | None = None  # None: the base model's rate
     inference_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where native
     predict_batch_size: int = 32
     onnx_export: bool = True  # save also writes the int8 ONNX model (model.int8.onnx)

@@ -250,6 +250,11 @@ class TransformerClassifier(StanceClassifier):
         self._quiet()
         base = self._base()
         labels = ["topic", *STANCES]
+        # Attention dropout draws a random mask over every (head, token, token): on a CPU
+        # that sampling is a fifth of a training step. None keeps the base model's rate.
+        extra = {}
+        if self.params.get("attention_dropout") is not None:
+            extra["attention_probs_dropout_prob"] = float(self.params["attention_dropout"])
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(base, **HF_TOKENIZER_ARGS)
             model = AutoModelForTokenClassification.from_pretrained(
@@ -258,6 +263,7 @@ class TransformerClassifier(StanceClassifier):
                 num_labels=len(labels),
                 id2label=dict(enumerate(labels)),
                 label2id={v: k for k, v in enumerate(labels)},
+                **extra,
             )
         except OSError as exc:
             raise StanceError(
@@ -277,6 +283,14 @@ class TransformerClassifier(StanceClassifier):
                 )
             model.base_model.encoder.layer = layers[: int(keep)]
             model.config.num_hidden_layers = int(keep)
+        frozen = int(self.params.get("frozen_layers") or 0)
+        if frozen >= len(model.base_model.encoder.layer):
+            raise StanceError(f"frozen_layers {frozen}: the model has {len(model.base_model.encoder.layer)} layers; freeze fewer")
+        if frozen:
+            # The lowest layers change least in fine-tuning; frozen, the backward pass stops
+            # above them: each frozen layer saves about a third of its share of a step.
+            for layer in model.base_model.encoder.layer[:frozen]:
+                layer.requires_grad_(False)
         if self.params.get("freeze_embeddings"):
             # The word-embedding matrix is half of MiniLM's weights; updating it costs more
             # CPU time (optimizer, clipping) than it gains on a corpus of this size.
@@ -286,6 +300,9 @@ class TransformerClassifier(StanceClassifier):
     def _encode(self, sentences: list[str], contexts: list[str]):
         """Token ids of (topic names, sentence [previous] context); only the second is cut."""
         prefix, _ = self.topic_prefix()
+        cut = self.params.get("context_words")
+        if cut:  # the start of the previous sentence names who "he" or "they" is; the rest costs time
+            contexts = [" ".join(c.split()[: int(cut)]) for c in contexts]
         pairs = [f"{s} [previous] {c}" if c else s for s, c in zip(sentences, contexts, strict=True)]
         return self.tokenizer(
             [prefix] * len(pairs), pairs, truncation="only_second", max_length=self.params["max_length"]

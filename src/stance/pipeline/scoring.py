@@ -291,7 +291,19 @@ class Scorer(LanguageStages):
             for topic in (t for t in self.topics if s.topics[t] >= threshold):
                 for h in s.holders:
                     side, _ = _side(analysed[n], h)
-                    rows.append({"text": s.text, "context": context, "actor": h.actor, "side": side, "topic": topic})
+                    name = self.registry.find_name(s.text, h.actor)
+                    if not name and h.actor not in self.registry.actors and h.words in s.text:
+                        name = h.words  # a new actor: named as NER found it
+                    rows.append(
+                        {
+                            "text": s.text,
+                            "context": context,
+                            "actor": h.actor,
+                            "side": side,
+                            "topic": topic,
+                            "holder_name": name,
+                        }
+                    )
                     keys.append((n, s, h, topic))
         probs = (
             np.asarray(self.model.predict_stance(pd.DataFrame(rows)), dtype=float)
