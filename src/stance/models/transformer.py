@@ -283,14 +283,6 @@ class TransformerClassifier(StanceClassifier):
                 )
             model.base_model.encoder.layer = layers[: int(keep)]
             model.config.num_hidden_layers = int(keep)
-        frozen = int(self.params.get("frozen_layers") or 0)
-        if frozen >= len(model.base_model.encoder.layer):
-            raise StanceError(f"frozen_layers {frozen}: the model has {len(model.base_model.encoder.layer)} layers; freeze fewer")
-        if frozen:
-            # The lowest layers change least in fine-tuning; frozen, the backward pass stops
-            # above them: each frozen layer saves about a third of its share of a step.
-            for layer in model.base_model.encoder.layer[:frozen]:
-                layer.requires_grad_(False)
         if self.params.get("freeze_embeddings"):
             # The word-embedding matrix is half of MiniLM's weights; updating it costs more
             # CPU time (optimizer, clipping) than it gains on a corpus of this size.
