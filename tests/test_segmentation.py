@@ -99,3 +99,15 @@ def test_parallel_segment_matches_segment_and_keeps_empty_batches():
         assert [[(s.text, s.start, s.paragraph) for s in art] for art in sentences] == [
             [(s.text, s.start, s.paragraph) for s in art] for art in expected
         ]
+
+
+def test_the_default_pipelines_saved_tokenizer_is_the_one_spacy_builds():
+    """load_nlp skips reading the default pipeline's tokenizer from disk: only safe while
+    the saved one equals the English tokenizer spaCy builds from the language."""
+    import spacy
+
+    from stance.config import DEFAULT_SPACY_MODEL
+
+    saved = spacy.load(DEFAULT_SPACY_MODEL, exclude=["senter"])
+    built = spacy.load(DEFAULT_SPACY_MODEL, exclude=["senter", "tokenizer"])
+    assert saved.tokenizer.to_bytes() == built.tokenizer.to_bytes()

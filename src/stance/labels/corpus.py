@@ -12,15 +12,17 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from ..config import NONE_TOPIC, STANCES, Stance
 from ..errors import LabelsError, Problem
 from ..io import parse_records, write_jsonl
 from .registry import ACTORS_FILE, TOPICS_FILE, Registry, read_optional
+
+if TYPE_CHECKING:  # pandas is imported where frames are built: scoring needs none of it
+    import pandas as pd
 
 SPLITS = ("train", "dev", "test")
 POSITIONS_FILE = "positions.jsonl"
@@ -203,6 +205,8 @@ class LabelSet:
         if parsed.problems:
             raise LabelsError(parsed.problems)
         registry = parsed.registry
+        import pandas as pd
+
         items = pd.DataFrame([it.model_dump() for _, it in parsed.rows])
         items["side"] = [registry.side_of(a) if a else "" for a in items["actor"]]
         # The holder's name as the sentence writes it: where the stance model reads the words around it.
@@ -231,6 +235,8 @@ class LabelSet:
             present = set(group["topic"])
             row.update({t: int(t in present) for t in self.registry.topic_ids})
             rows.append(row)
+        import pandas as pd
+
         return pd.DataFrame(rows, columns=["doc", "sent", "text", "context", "split", *self.registry.topic_ids])
 
 
@@ -280,6 +286,8 @@ def assign_splits(
 
 def stats(labels: LabelSet) -> dict[str, pd.DataFrame]:
     """Counts for ``labels stats``: topic × stance, split, side and actor."""
+    import pandas as pd
+
     items = labels.items
     pos = labels.positions()
     topic_stance = pd.crosstab(items["topic"], items["stance"]).reindex(columns=list(STANCES), fill_value=0)

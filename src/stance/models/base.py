@@ -17,12 +17,15 @@ import json
 import re
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..config import STANCES
 from .params import FamilyParams, validate_params
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 META_FILE = "classifier.json"
 HOLDER_FILE = "holder_model.skops"  # the learned holder model, shared by every family
@@ -31,6 +34,15 @@ HOLDER_FILE = "holder_model.skops"  # the learned holder model, shared by every 
 # (``auto_map``) and read weights only from safetensors, never from a pickle.
 HF_MODEL_ARGS = {"trust_remote_code": False, "use_safetensors": True}
 HF_TOKENIZER_ARGS = {"trust_remote_code": False}
+
+
+class Columns(dict):
+    """Equal-length columns by name, for frames built while scoring: reads like a DataFrame
+    (``"text" in cols``, ``cols["text"]``, ``len(cols)`` = rows) without importing pandas,
+    which alone is a fifth of a cold start."""
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values()), ()))
 
 
 def text_column(frame: pd.DataFrame, name: str, default: str = "") -> list[str]:
@@ -106,6 +118,9 @@ class StanceClassifier(ABC):
 
     family: str = ""
     Params: type[FamilyParams] = FamilyParams  # the family's typed parameters and defaults
+    # True: predict_* take :class:`Columns` too, so scoring never imports pandas. A class
+    # of your own gets DataFrames, as documented.
+    reads_columns: bool = False
 
     def __init__(self, topics: dict[str, str], params: dict | None = None):
         # topics: id -> proposition, in registry order; the topic output columns follow it.

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from .base import FitMonitor, StanceClassifier, align_classes, holder_window, text_column
+from .base import Columns, FitMonitor, StanceClassifier, align_classes, holder_window, text_column
+
+if TYPE_CHECKING:
+    import pandas as pd
 from .params import BaselineParams
 
 _TOKEN = re.compile(r"[a-z][a-z'-]+")
@@ -45,6 +48,7 @@ def _holder_tokens(frame: pd.DataFrame) -> list[str]:
 
 class BaselineClassifier(StanceClassifier):
     family = "baseline"
+    reads_columns = True
     Params = BaselineParams
 
     def __init__(self, topics, params=None):
@@ -54,10 +58,10 @@ class BaselineClassifier(StanceClassifier):
 
     # -- feature frames ---------------------------------------------------------------
     @staticmethod
-    def _sentence_frame(frame: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"text": text_column(frame, "text"), "context": text_column(frame, "context")})
+    def _sentence_frame(frame: pd.DataFrame) -> Columns:
+        return Columns(text=text_column(frame, "text"), context=text_column(frame, "context"))
 
-    def _stance_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _stance_frame(self, frame: pd.DataFrame) -> Columns:
         df = self._sentence_frame(frame)
         df["topic"] = text_column(frame, "topic")
         df["side"] = text_column(frame, "side", "other")
@@ -72,7 +76,19 @@ class BaselineClassifier(StanceClassifier):
                 for text, name, topic in zip(df["text"], text_column(frame, "holder_name"), df["topic"], strict=True)
             )
         ]
-        return df[["text", "context", "target", "holder", "near"]]
+        return Columns({k: df[k] for k in ("text", "context", "target", "holder", "near")})
+
+    @staticmethod
+    def _for(model, columns: Columns):
+        """The columns as scikit-learn's pipeline takes them (a DataFrame); the arrays
+        format reads them as they are."""
+        from .linear_store import LinearTextModel
+
+        if isinstance(model, LinearTextModel):
+            return columns
+        import pandas as pd
+
+        return pd.DataFrame(columns)
 
     def _text_features(self, with_target: bool, with_context: bool = True):
         from sklearn.compose import ColumnTransformer
@@ -136,7 +152,7 @@ class BaselineClassifier(StanceClassifier):
                 ),
             ]
         )
-        self.topic_model.fit(self._sentence_frame(sentences), sentences[self.topic_ids].to_numpy())
+        self.topic_model.fit(self._for(None, self._sentence_frame(sentences)), sentences[self.topic_ids].to_numpy())
         monitor.progress(1, 2, "models")
         self.stance_model = Pipeline(
             [
@@ -147,14 +163,14 @@ class BaselineClassifier(StanceClassifier):
                 ),
             ]
         )
-        self.stance_model.fit(self._stance_frame(items), items["stance"].to_numpy())
+        self.stance_model.fit(self._for(None, self._stance_frame(items)), items["stance"].to_numpy())
         monitor.progress(2, 2, "models")
 
     def _topic_probs(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.topic_model.predict_proba(self._sentence_frame(frame)))
+        return np.asarray(self.topic_model.predict_proba(self._for(self.topic_model, self._sentence_frame(frame))))
 
     def _stance_probs(self, frame: pd.DataFrame) -> np.ndarray:
-        probs = self.stance_model.predict_proba(self._stance_frame(frame))
+        probs = self.stance_model.predict_proba(self._for(self.stance_model, self._stance_frame(frame)))
         return align_classes(probs, self.stance_model.classes_)
 
     def _save_weights(self, folder: Path) -> None:

@@ -7,10 +7,14 @@ the sentence, the target and their element-wise product, so it is target-aware.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..config import default_base_model
 from ..errors import StanceError
@@ -28,6 +32,7 @@ from .params import EmbeddingParams
 
 class EmbeddingClassifier(StanceClassifier):
     family = "embedding"
+    reads_columns = True
     Params = EmbeddingParams
 
     def __init__(self, topics, params=None):

@@ -29,12 +29,16 @@ Data goes through ``datasets`` and training through ``transformers.Trainer``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 import os
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..config import STANCES, default_base_model
 from ..errors import StanceError
@@ -201,6 +205,7 @@ def training_examples(
 
 class TransformerClassifier(StanceClassifier):
     family = "transformer"
+    reads_columns = True
     Params = TransformerParams
 
     def __init__(self, topics, params=None):

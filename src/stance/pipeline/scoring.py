@@ -271,11 +271,10 @@ class Scorer(LanguageStages):
     def detect_topics(self, sentences: list[tuple[int, Sentence]]) -> None:
         """Fill in ``Sentence.topics`` with one ``predict_topics`` call for the batch."""
         import numpy as np
-        import pandas as pd
 
         if not sentences:
             return
-        frame = pd.DataFrame({"text": [s.text for _, s in sentences], "context": self._contexts(sentences)})
+        frame = self._frame(text=[s.text for _, s in sentences], context=self._contexts(sentences))
         probs = np.asarray(self.model.predict_topics(frame), dtype=float)
         for (_, s), row in zip(sentences, probs, strict=True):
             s.topics = {t: float(p) for t, p in zip(self.topics, row, strict=True)}
@@ -283,7 +282,6 @@ class Scorer(LanguageStages):
     def predict_stance(self, analysed: list[_Analysed], sentences: list[tuple[int, Sentence]]) -> list[list[Finding]]:
         """One stance question per (sentence, holder, detected topic); the findings per article."""
         import numpy as np
-        import pandas as pd
 
         threshold = float(getattr(self.model, "topic_threshold", 0.5))
         rows, keys = [], []
@@ -306,7 +304,9 @@ class Scorer(LanguageStages):
                     )
                     keys.append((n, s, h, topic))
         probs = (
-            np.asarray(self.model.predict_stance(pd.DataFrame(rows)), dtype=float)
+            np.asarray(
+                self.model.predict_stance(self._frame(**{k: [r[k] for r in rows] for k in rows[0]})), dtype=float
+            )
             if rows
             else np.zeros((0, len(STANCES)))
         )
@@ -355,6 +355,17 @@ class Scorer(LanguageStages):
             side_table(findings),
             list(analysed.actors.new.values()),
         )
+
+    def _frame(self, **columns):
+        """What the model's predict_* read: light columns for the built-in families, a
+        DataFrame (the documented contract) for any other classifier."""
+        from ..models.base import Columns
+
+        if getattr(self.model, "reads_columns", False):
+            return Columns(columns)
+        import pandas as pd
+
+        return pd.DataFrame(columns)
 
     @staticmethod
     def _contexts(sentences: list[tuple[int, Sentence]]) -> list[str]:
