@@ -225,3 +225,22 @@ def test_worker_processes_give_the_same_results(tiny_model, registry, examples_d
     assert [r.id for r in par] == [a.id for a in articles]
     assert [[f.to_dict() for f in r.findings] for r in par] == [[f.to_dict() for f in r.findings] for r in seq]
     assert sum(len(r.sentences) for r in par) > 50
+
+
+def test_scoring_with_a_built_in_family_imports_no_pandas(tiny_model_dir, tiny_labels, tmp_path):
+    """pandas is a fifth of a cold start: the TF-IDF path must not pull it in."""
+    import subprocess
+    import sys
+
+    from conftest import stance_process_env
+
+    code = (
+        "import sys; from stance.pipeline.scoring import score_article; "
+        "r = score_article('Peskov said a truce was a trap.', "
+        f"model={str(tiny_model_dir)!r}, registry={str(tiny_labels)!r}); "
+        "print(len(r.findings), 'pandas' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=stance_process_env(tmp_path))
+    assert out.returncode == 0, out.stderr[-500:]
+    n, pandas, sklearn = out.stdout.split()
+    assert (pandas, sklearn) == ("False", "False") and int(n) >= 0
