@@ -50,7 +50,7 @@ def test_learned_holders_beat_the_rules_on_held_out_documents(trained):
 def test_pronoun_chain(trained):
     text = (
         "Viktor Orban met reporters in Budapest on Monday. He spoke for an hour. "
-        "More than anything, he was firmly opposed to a truce that let Kyiv rearm."
+        "Above all, he was firmly opposed to a truce that let Kyiv rearm."
     )
     assert "orban" in holders_of(trained, text)[2]
 
