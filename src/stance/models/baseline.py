@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .base import Columns, FitMonitor, StanceClassifier, align_classes, holder_window, text_column
+from .params import BaselineParams
 
 if TYPE_CHECKING:
     import pandas as pd
-from .params import BaselineParams
 
 _TOKEN = re.compile(r"[a-z][a-z'-]+")
 _TFIDF_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # TfidfVectorizer's default token pattern
@@ -80,8 +80,8 @@ class BaselineClassifier(StanceClassifier):
 
     @staticmethod
     def _for(model, columns: Columns):
-        """The columns as scikit-learn's pipeline takes them (a DataFrame); the arrays
-        format reads them as they are."""
+        """The columns as ``model`` takes them: a DataFrame for a scikit-learn pipeline
+        (``None``: the one being fitted), as they are for the arrays format."""
         from .linear_store import LinearTextModel
 
         if isinstance(model, LinearTextModel):

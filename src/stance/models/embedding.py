@@ -7,12 +7,8 @@ the sentence, the target and their element-wise product, so it is target-aware.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pandas as pd
-
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +24,9 @@ from .base import (
     text_column,
 )
 from .params import EmbeddingParams
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class EmbeddingClassifier(StanceClassifier):

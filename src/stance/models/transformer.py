@@ -29,14 +29,10 @@ Data goes through ``datasets`` and training through ``transformers.Trainer``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pandas as pd
-
 import os
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -52,6 +48,9 @@ from .base import (
     topic_name,
 )
 from .params import TransformerParams
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL_DIR = "model"
 TOPIC_SEPARATOR = " ; "
