@@ -154,25 +154,16 @@ class Registry:
 
     @cached_property
     def _name_patterns(self) -> dict[str, re.Pattern | None]:
-        """Per actor, one case-insensitive pattern over its names, longest first; compiled
-        when first asked for (scoring asks about a handful of holders, not every actor)."""
+        """Actor id → one pattern over its names, filled in as holders are looked up
+        (scoring asks about a handful of them, not every actor)."""
         return {}
-
-    def _name_pattern(self, actor_id: str) -> re.Pattern | None:
-        if actor_id not in self._name_patterns:
-            a = self.actors.get(actor_id)
-            names = sorted({n for n in [a.name, *a.aliases] if n}, key=len, reverse=True) if a else []
-            self._name_patterns[actor_id] = (
-                re.compile(r"(?<!\w)(?:" + "|".join(map(_name_pattern, names)) + r")(?!\w)", re.IGNORECASE)
-                if names and actor_id != AUTHOR
-                else None
-            )
-        return self._name_patterns[actor_id]
 
     def find_name(self, text: str, actor_id: str) -> str:
         """The first of the actor's names in ``text`` as written there ("" when none is):
         where the stance model looks for the words around the holder."""
-        pattern = self._name_pattern(actor_id)
+        if actor_id not in self._name_patterns:
+            self._name_patterns[actor_id] = _names_regex(self.actors.get(actor_id))
+        pattern = self._name_patterns[actor_id]
         m = pattern.search(text) if pattern else None
         return m.group(0) if m else ""
 
@@ -186,10 +177,18 @@ class Registry:
         return index
 
 
-def _name_pattern(name: str) -> str:
-    """A name as a regex, case-insensitive except its capitalised abbreviations ("the US":
-    "us" is a pronoun)."""
-    return r"\s+".join(f"(?-i:{re.escape(w)})" if w.isupper() and len(w) > 1 else re.escape(w) for w in name.split())
+def _names_regex(actor: Actor | None) -> re.Pattern | None:
+    """An actor's names as one regex, longest first, case-insensitive except capitalised
+    abbreviations ("the US": "us" is a pronoun); None for the author or no names."""
+    names = sorted({n for n in [actor.name, *actor.aliases] if n}, key=len, reverse=True) if actor else []
+    if not names or actor.id == AUTHOR:
+        return None
+
+    def one(name: str) -> str:
+        words = name.split()
+        return r"\s+".join(f"(?-i:{re.escape(w)})" if w.isupper() and len(w) > 1 else re.escape(w) for w in words)
+
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(one, names)) + r")(?!\w)", re.IGNORECASE)
 
 
 def read_optional(path: Path) -> str | None:
