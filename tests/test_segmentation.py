@@ -87,20 +87,6 @@ def test_a_long_unpunctuated_text_is_cut_into_capped_sentences(nlp):
     assert cap_runs("Short. Text.", 1000) == [(0, "Short. Text.")]
 
 
-def test_parallel_segment_matches_segment_and_keeps_empty_batches():
-    from stance.pipeline.segmentation import parallel_segment
-
-    texts = ["Zelensky spoke. Putin did not.\n\nA second paragraph here.", "One more. And another one."]
-    batches = [texts, [], ["   "], texts[::-1]]
-    got = list(parallel_segment(iter(batches), load_nlp(), n_process=2, batch_size=2))
-    assert [b for b, _ in got] == batches
-    for batch, sentences in got:
-        expected = segment(batch)
-        assert [[(s.text, s.start, s.paragraph) for s in art] for art in sentences] == [
-            [(s.text, s.start, s.paragraph) for s in art] for art in expected
-        ]
-
-
 def test_the_default_pipelines_saved_tokenizer_is_the_one_spacy_builds():
     """load_nlp skips reading the default pipeline's tokenizer from disk: only safe while
     the saved one equals the English tokenizer spaCy builds from the language."""

@@ -60,8 +60,8 @@ def _raise_terminated(signum, frame) -> None:
 
     # A second SIGTERM while cleaning up ends the process at once, as without a handler.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # spaCy's parser processes first: stateless, and spaCy's own clean-up would wait for a
-    # worker blocked on a full pipe forever (its siblings hold that pipe open).
+    # The language-stage worker processes first: they hold no state, and a process pool's
+    # own clean-up would wait for each to finish its batch.
     import multiprocessing
 
     for worker in multiprocessing.active_children():

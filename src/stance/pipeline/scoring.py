@@ -39,7 +39,7 @@ from .findings import (
 )
 from .holders import candidates
 from .reading import Article, InputProblem, read_inputs, read_text
-from .segmentation import Sentence, load_nlp, parallel_segment, segment
+from .segmentation import Sentence, load_nlp, segment
 
 __all__ = ["FINDING_KEYS", "ArticleResult", "CorpusResult", "Finding", "Scorer", "score_article", "score_corpus"]
 
@@ -95,6 +95,32 @@ class _Analysed:
     actors: ArticleActors
     mentions: list[list[Mention]] = field(default_factory=list)  # per sentence
     candidates: list = field(default_factory=list)  # per sentence, with a holder model
+
+    def detached(self) -> _Analysed:
+        """What the model stages read, without spaCy objects: small to send between processes."""
+        for s in self.sentences:
+            s.span = None
+        return _Analysed(self.article, self.sentences, ArticleActors(None, dict(self.actors.new)))
+
+
+# The language stages a forked worker inherits from the process that started it.
+_worker_stages: LanguageStages | None = None
+_BROKEN = object()  # a worker died: its batch and the rest are analysed in-process
+
+
+def _adopt_stages(stages: LanguageStages) -> None:
+    import signal
+
+    global _worker_stages
+    _worker_stages = stages
+    # Ctrl-C reaches the whole process group: the parent stops the workers, which must
+    # not print tracebacks of their own; SIGTERM just ends them.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _analyse_detached(batch: list[Article]) -> list[_Analysed]:
+    return [a.detached() for a in _worker_stages.analyse(batch)]
 
 
 class LanguageStages:
@@ -203,23 +229,75 @@ class Scorer(LanguageStages):
         """
         import contextlib
         import itertools
+        import multiprocessing
         import os
 
         batches = self.batches(articles)
         head = list(itertools.islice(batches, 2))
         workers = self.n_process if self.n_process is not None else (os.cpu_count() or 1)
-        if len(head) < 2 or workers <= 1:
-            # One batch (one article, say): parsing in-process beats starting workers.
+        if len(head) < 2 or workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            # One batch (one article, say): analysing in-process beats starting workers.
             for batch in itertools.chain(head, batches):
                 yield from self._score_isolated(batch, on_problem)
             return
-        # The workers parse the next batches while this process runs the model on this one.
+        # The workers run the language stages on the next batches while this process runs
+        # the model on this one: neither waits for the other.
         stream = itertools.chain(head, batches)
-        # Closed however this generator ends (SIGTERM, Ctrl-C, an early break): spaCy then
-        # stops its worker processes, which would otherwise keep the interpreter from exiting.
-        with contextlib.closing(parallel_segment(stream, self.nlp, workers, text=lambda a: a.text)) as parsed:
-            for batch, segmented in parsed:
-                yield from self._score_isolated(batch, on_problem, segmented)
+        with contextlib.closing(self._analysed_in_workers(stream, workers)) as analysed:
+            for batch, done in analysed:
+                yield from self._score_isolated(batch, on_problem, done)
+
+    def _analysed_in_workers(self, stream: Iterator[list[Article]], workers: int):
+        """(batch, its analysis) for each batch, the language stages run by forked workers.
+
+        The workers send back sentences, holders and new actors, not spaCy docs: shipping
+        parsed docs between processes (what ``nlp.pipe(n_process=…)`` does) cost more than
+        a third of the parsing itself. At most two batches per worker are in flight, so a
+        corpus streams in bounded memory. A batch whose analysis failed comes with ``None``
+        (the caller redoes it in-process, one article at a time if need be); so do all the
+        batches after a worker died.
+        """
+        import multiprocessing
+        from collections import deque
+        from concurrent.futures import ProcessPoolExecutor
+
+        before = set(multiprocessing.active_children())
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("fork"), initializer=_adopt_stages, initargs=(self,)
+        )
+        pending: deque = deque()
+        broken = False
+        try:
+            for batch in stream:
+                pending.append((batch, None if broken else pool.submit(_analyse_detached, batch)))
+                while len(pending) > 2 * workers or (pending and pending[0][1] is None):
+                    batch, analysis = self._collect(pending.popleft())
+                    broken = broken or analysis is _BROKEN
+                    yield batch, None if analysis is _BROKEN else analysis
+            while pending:
+                batch, analysis = self._collect(pending.popleft())
+                yield batch, None if analysis is _BROKEN else analysis
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            # Stopped early (SIGTERM, Ctrl-C, the caller broke off): the workers hold no
+            # state, so they are stopped rather than left to finish their batch.
+            for worker in set(multiprocessing.active_children()) - before:
+                worker.kill()
+                worker.join()
+
+    @staticmethod
+    def _collect(item):
+        from concurrent.futures.process import BrokenProcessPool
+
+        batch, future = item
+        if future is None:
+            return batch, _BROKEN
+        try:
+            return batch, future.result()
+        except BrokenProcessPool:
+            return batch, _BROKEN
+        except Exception:  # noqa: BLE001 - redone in-process, where the bad article is found
+            return batch, None
 
     def batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
         """Articles grouped so that each batch holds enough sentences to keep the model busy."""
@@ -234,9 +312,9 @@ class Scorer(LanguageStages):
         if batch:
             yield batch
 
-    def _score_isolated(self, batch: list[Article], on_problem, segmented=None) -> list[ArticleResult]:
+    def _score_isolated(self, batch: list[Article], on_problem, analysed=None) -> list[ArticleResult]:
         try:
-            return self.score_batch(batch, segmented)
+            return self.score_batch(batch, analysed=analysed)
         except StanceError:
             raise
         except Exception as exc:
@@ -260,9 +338,17 @@ class Scorer(LanguageStages):
         return results
 
     # -- the stages ---------------------------------------------------------------------
-    def score_batch(self, batch: list[Article], segmented: list[list[Sentence]] | None = None) -> list[ArticleResult]:
-        """Every stage on a batch of articles (``segmented``: their sentences, parsed already)."""
-        analysed = self.analyse(batch, segmented)
+    def score_batch(
+        self,
+        batch: list[Article],
+        segmented: list[list[Sentence]] | None = None,
+        *,
+        analysed: list[_Analysed] | None = None,
+    ) -> list[ArticleResult]:
+        """Every stage on a batch of articles (``segmented``: their sentences, parsed
+        already; ``analysed``: the language stages done already)."""
+        if analysed is None:
+            analysed = self.analyse(batch, segmented)
         sentences = [(n, s) for n, a in enumerate(analysed) for s in a.sentences]
         self.detect_topics(sentences)
         findings = self.predict_stance(analysed, sentences)
