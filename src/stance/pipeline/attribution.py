@@ -163,7 +163,9 @@ class _SentenceParse:
     def _parse(self) -> None:
         span = self.sent.span
         resolved: dict[int, bool] = {}  # verb token index -> gave a holder
-        for tok in sorted(span, key=depth):
+        # Only verbs (and "according") can name a holder; heads come before their dependents.
+        verbs = [t for t in span if t.pos_ in ("VERB", "AUX") or t.lower_ == "according"]
+        for tok in sorted(verbs, key=depth):
             if tok.i in self.quotes.inside:
                 continue
             if tok.lower_ == "according" and any(c.lower_ == "to" for c in tok.children):
