@@ -175,6 +175,38 @@ def test_a_failure_in_the_language_stage_loses_only_that_article(keyword_model, 
     assert problem.file.endswith("c.jsonl:2") and "parser choked" in problem.message
 
 
+def test_worker_failures_lose_only_the_bad_article(keyword_model, registry, monkeypatch):
+    """The language stage in worker processes: a batch that fails there is redone in this
+    process (where the bad article is found), and a worker that dies hands the rest of the
+    input back to this process."""
+    import os
+
+    from stance.pipeline import scoring
+    from stance.pipeline.reading import Article
+
+    parent = os.getpid()
+    segment = scoring.segment
+
+    def fragile(texts, nlp):
+        if any("SPACY-BOOM" in t for t in texts):
+            raise ValueError("parser choked")
+        if os.getpid() != parent and any("WORKER-DIES" in t for t in texts):
+            os._exit(1)  # a worker killed (out of memory, say)
+        return segment(texts, nlp)
+
+    monkeypatch.setattr(scoring, "segment", fragile)
+    texts = ["Peskov said a truce was a trap.", "SPACY-BOOM here.", "Macron backed troops.", "WORKER-DIES now."]
+    texts += ["Zelensky rejected the plan.", "Starmer backed guarantees."]
+    articles = [Article(id=f"a{i}", text=t, origin=f"c.jsonl:{i + 1}") for i, t in enumerate(texts)]
+    problems = []
+    scorer = Scorer(keyword_model, registry, batch_articles=1, n_process=2)
+    results = list(scorer.score(articles, on_problem=problems.append))
+    assert [r.id for r in results] == ["a0", "a2", "a3", "a4", "a5"]
+    (problem,) = problems
+    assert problem.file == "c.jsonl:2" and "parser choked" in problem.message
+    assert [r.findings for r in results] == [scorer.score_batch([a])[0].findings for a in articles if a.id != "a1"]
+
+
 def test_frames_for_notebooks(keyword_model, registry):
     result = score_article(ARTICLE, model=keyword_model, registry=registry)
     assert list(result.findings_frame().columns[:12]) == list(FINDING_KEYS)

@@ -260,6 +260,7 @@ class Scorer(LanguageStages):
         import multiprocessing
         from collections import deque
         from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         before = set(multiprocessing.active_children())
         pool = ProcessPoolExecutor(
@@ -269,7 +270,13 @@ class Scorer(LanguageStages):
         broken = False
         try:
             for batch in stream:
-                pending.append((batch, None if broken else pool.submit(_analyse_detached, batch)))
+                future = None
+                if not broken:
+                    try:
+                        future = pool.submit(_analyse_detached, batch)
+                    except BrokenProcessPool:
+                        broken = True
+                pending.append((batch, future))
                 while len(pending) > 2 * workers or (pending and pending[0][1] is None):
                     batch, analysis = self._collect(pending.popleft())
                     broken = broken or analysis is _BROKEN
