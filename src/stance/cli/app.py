@@ -106,7 +106,7 @@ def friendly(func):
 def _interrupted(message: str, code: int) -> None:
     """Exit after an interrupt, once the command's own clean-up has run.
 
-    Worker processes it started (spaCy's parsers) are stopped first. Their queues may
+    Worker processes it started (the language stage) are stopped first. Their queues may
     still hold input that nobody will read, and multiprocessing would wait for those
     forever at exit, so then the process ends without running its exit hooks.
     """
@@ -503,8 +503,8 @@ def score_cmd(
         typer.Option(
             "--processes",
             min=1,
-            help="spaCy worker processes for inputs of more than one batch (default: one per core; "
-            "a single batch is always parsed in-process).",
+            help="Language-stage worker processes (spaCy, actors, holders) for inputs of more than "
+            "one batch (default: one per core; a single batch is always analysed in-process).",
         ),
     ] = None,
     engine: Annotated[

@@ -122,7 +122,6 @@ class BaselineClassifier(StanceClassifier):
             parts.append(("context", TfidfVectorizer(sublinear_tf=True, min_df=p["min_df"]), "context"))
         weights = {"context": p["context_weight"]} if with_context else {}
         if with_target:
-            weights["holder"] = p.get("holder_weight", 1.0)
             parts += [
                 ("target", TfidfVectorizer(token_pattern=r"\S+", sublinear_tf=True), "target"),
                 ("holder", TfidfVectorizer(token_pattern=r"\S+", use_idf=False, norm=None), "holder"),

@@ -34,7 +34,6 @@ class BaselineParams(FamilyParams):
     max_features: int = 60000
     context_weight: float = 0.3
     holder_window: int = 4  # words each side of the holder's name the stance model reads (0: none)
-    holder_weight: float = 1.0  # weight of the holder's identity (actor, side × topic) beside the words
 
 
 class EmbeddingParams(FamilyParams):

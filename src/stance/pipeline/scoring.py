@@ -211,7 +211,7 @@ class Scorer(LanguageStages):
         self.min_confidence = float(min_confidence)
         self.batch_articles = batch_articles
         self.batch_chars = batch_chars
-        # spaCy worker processes for inputs of more than one batch (None: one per core).
+        # Language-stage worker processes for inputs of more than one batch (None: one per core).
         self.n_process = n_process
 
     @property
@@ -587,7 +587,7 @@ def score_corpus(
 
     The model and registry load now (a bad model raises :class:`StanceError` here);
     articles are read and scored while you iterate the returned :class:`CorpusResult`.
-    ``model`` may also be a :class:`Scorer`. ``n_process``: spaCy worker processes (None:
+    ``model`` may also be a :class:`Scorer`. ``n_process``: language-stage worker processes (None:
     one per core where the input is more than one batch).
     """
     if isinstance(paths, (str, Path)):
