@@ -55,7 +55,6 @@ def test_pronoun_chain(trained):
     assert "orban" in holders_of(trained, text)[2]
 
 
-@pytest.mark.xfail(strict=True, reason="known miss: a common-noun plural subject still goes to the author")
 def test_collective_plural_subject(trained):
     text = "European leaders gathered in Paris on Thursday. The leaders urged Moscow to accept the truce."
     assert "european_leaders" in candidates_of(trained, text)[1]

@@ -28,6 +28,7 @@ rejected the plan while Moscow welcomed it", "Macron and Starmer said") are both
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..config import AUTHOR
@@ -117,6 +118,16 @@ class _Memory:
                 break
         if word == "they" and recent_holders:
             return recent_holders[0]
+        return None
+
+    def group(self, plural: str, earlier: list[Mention]) -> str | None:
+        """Group "the leaders" / "the allies" refers to: the last one mentioned (in this
+        sentence, then before it) whose names or role have that word ("European leaders")."""
+        word = re.compile(rf"\b{re.escape(plural)}\b")
+        for actor in [m.actor for m in reversed(earlier)] + list(reversed(self.mentions)):
+            info = self.actors.info(actor)
+            if info.kind == GROUP and actor != AUTHOR and word.search(info.titles):
+                return actor
         return None
 
     def spokesbody(self, index: int) -> str | None:
@@ -316,6 +327,8 @@ class _SentenceParse:
             inner_sides = {self.memory.actors.side_of(m.actor) for m in inner if m.kind != PERSON}
             modifiers = [c.lower_ for c in tok.children if c.dep_ in ("amod", "compound") and c.i not in self.by_token]
             actor = self.memory.title(tok.lemma_.lower(), modifiers, earlier, inner_sides)
+            if not actor and not inner and tok.tag_ == "NNS":
+                actor = self.memory.group(tok.lower_, earlier)  # "the leaders", "the allies"
             if not actor and not inner and tok.lemma_.lower() in {"official", "source", "diplomat"}:
                 actor = self.memory.spokesbody(self.sent.index)
             if actor and not any(m.kind == PERSON for m in inner):
