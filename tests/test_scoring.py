@@ -276,3 +276,16 @@ def test_scoring_with_a_built_in_family_imports_no_pandas(tiny_model_dir, tiny_l
     assert out.returncode == 0, out.stderr[-500:]
     n, pandas, sklearn = out.stdout.split()
     assert (pandas, sklearn) == ("False", "False") and int(n) >= 0
+
+    # The same through the command line (its progress display and writers included).
+    article = tmp_path / "one.txt"
+    article.write_text("Peskov said a truce was a trap.", encoding="utf-8")
+    code = (
+        "import sys; from stance.cli.app import main; "
+        f"sys.argv = ['stance', 'score', {str(article)!r}, '--model', {str(tiny_model_dir)!r}, "
+        f"'--labels', {str(tiny_labels)!r}, '--out', {str(tmp_path / 'out.jsonl')!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+        "print(code, 'pandas' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=stance_process_env(tmp_path))
+    assert out.stdout.split()[-3:] == ["0", "False", "False"], out.stdout[-300:] + out.stderr[-500:]

@@ -1,6 +1,6 @@
 """Progress of long work on stderr, so stdout carries only results.
 
-In: the events of training (:class:`~stance.training.train.TrainingMonitor`) or the counts
+In: the events of training (:class:`~stance.training.monitor.TrainingMonitor`) or the counts
 of a corpus being scored. Out: on a terminal, rich progress bars with an ETA; elsewhere
 (a log file, a scheduler), plain lines at each stage and every tenth of the way.
 """
@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from ..training.train import TrainingMonitor
+from ..training.monitor import TrainingMonitor
 
 
 def _duration(seconds: float) -> str:

@@ -32,6 +32,7 @@ from ..models.params import validate_params
 from ..tracking import CLASSIFIER_ARTIFACT
 from .evaluate import evaluate_classifier, tune_position_threshold
 from .holders import train_holder_model
+from .monitor import TrainingMonitor
 
 log = logging.getLogger(__name__)
 FAMILY_ORDER = ("baseline", "embedding", "transformer")
@@ -39,20 +40,6 @@ FAMILY_ORDER = ("baseline", "embedding", "transformer")
 SELECTION_METRIC = "dev_macro_f1"
 # Counts are facts about the data, not scores: params, so they stay out of the metric charts.
 COUNT_METRICS = ("n_items", "n_sentences")
-
-
-class TrainingMonitor(FitMonitor):
-    """What :func:`train` reports to a user interface (the CLI's progress display).
-
-    Every method is a no-op here. ``stage`` opens each step (the holder model, then each
-    family); ``progress`` and ``metrics`` come from the family's fit; ``finished`` closes it.
-    """
-
-    def stage(self, name: str, index: int, total: int) -> None:
-        """Stage ``index`` (1-based) of ``total`` starts."""
-
-    def finished(self, name: str, summary: str) -> None:
-        """The stage ended; ``summary`` is one line of its results."""
 
 
 class _RunMonitor(FitMonitor):
