@@ -1,4 +1,4 @@
-"""spaCy's attribute ruler with its rules indexed: the same annotations, a tenth of the time.
+"""spaCy's attribute ruler with its rules indexed: the same annotations, a fifth of the time.
 
 The English pipelines' attribute ruler maps each fine-grained tag to its part of speech and
 morphology, then applies ~120 word-specific exceptions. spaCy's version runs every rule
