@@ -105,7 +105,6 @@ class _Analysed:
 
 # The language stages a forked worker inherits from the process that started it.
 _worker_stages: LanguageStages | None = None
-_BROKEN = object()  # a worker died: its batch and the rest are analysed in-process
 
 
 def _adopt_stages(stages: LanguageStages) -> None:
@@ -121,6 +120,21 @@ def _adopt_stages(stages: LanguageStages) -> None:
 
 def _analyse_detached(batch: list[Article]) -> list[_Analysed]:
     return [a.detached() for a in _worker_stages.analyse(batch)]
+
+
+def _collect(future) -> tuple[list[_Analysed] | None, bool]:
+    """A worker's analysis of a batch (None: redo it in-process) and whether the pool broke
+    (``future`` None: submitted after it had)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    if future is None:
+        return None, True
+    try:
+        return future.result(), False
+    except BrokenProcessPool:
+        return None, True
+    except Exception:  # noqa: BLE001 - redone in-process, where the bad article is found
+        return None, False
 
 
 class LanguageStages:
@@ -145,9 +159,9 @@ class LanguageStages:
         self.nlp = load_nlp(spacy_model)
         self.index = ActorIndex(self.registry, self.nlp)
 
-    def analyse(self, batch: list[Article], segmented: list[list[Sentence]] | None = None) -> list[_Analysed]:
-        """Sentences of each article with their holders filled in (``segmented``: parsed already)."""
-        analysed = self.find_actors(batch, self.segment(batch) if segmented is None else segmented)
+    def analyse(self, batch: list[Article]) -> list[_Analysed]:
+        """Sentences of each article with their holders filled in."""
+        analysed = self.find_actors(batch, self.segment(batch))
         self.attribute_holders(analysed)
         return analysed
 
@@ -278,12 +292,13 @@ class Scorer(LanguageStages):
                         broken = True
                 pending.append((batch, future))
                 while len(pending) > 2 * workers or (pending and pending[0][1] is None):
-                    batch, analysis = self._collect(pending.popleft())
-                    broken = broken or analysis is _BROKEN
-                    yield batch, None if analysis is _BROKEN else analysis
+                    batch, future = pending.popleft()
+                    analysis, died = _collect(future)
+                    broken |= died
+                    yield batch, analysis
             while pending:
-                batch, analysis = self._collect(pending.popleft())
-                yield batch, None if analysis is _BROKEN else analysis
+                batch, future = pending.popleft()
+                yield batch, _collect(future)[0]
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
             # Stopped early (SIGTERM, Ctrl-C, the caller broke off): the workers hold no
@@ -291,20 +306,6 @@ class Scorer(LanguageStages):
             for worker in set(multiprocessing.active_children()) - before:
                 worker.kill()
                 worker.join()
-
-    @staticmethod
-    def _collect(item):
-        from concurrent.futures.process import BrokenProcessPool
-
-        batch, future = item
-        if future is None:
-            return batch, _BROKEN
-        try:
-            return batch, future.result()
-        except BrokenProcessPool:
-            return batch, _BROKEN
-        except Exception:  # noqa: BLE001 - redone in-process, where the bad article is found
-            return batch, None
 
     def batches(self, articles: Iterable[Article]) -> Iterator[list[Article]]:
         """Articles grouped so that each batch holds enough sentences to keep the model busy."""
@@ -321,7 +322,7 @@ class Scorer(LanguageStages):
 
     def _score_isolated(self, batch: list[Article], on_problem, analysed=None) -> list[ArticleResult]:
         try:
-            return self.score_batch(batch, analysed=analysed)
+            return self.score_batch(batch, analysed)
         except StanceError:
             raise
         except Exception as exc:
@@ -345,17 +346,10 @@ class Scorer(LanguageStages):
         return results
 
     # -- the stages ---------------------------------------------------------------------
-    def score_batch(
-        self,
-        batch: list[Article],
-        segmented: list[list[Sentence]] | None = None,
-        *,
-        analysed: list[_Analysed] | None = None,
-    ) -> list[ArticleResult]:
-        """Every stage on a batch of articles (``segmented``: their sentences, parsed
-        already; ``analysed``: the language stages done already)."""
+    def score_batch(self, batch: list[Article], analysed: list[_Analysed] | None = None) -> list[ArticleResult]:
+        """Every stage on a batch of articles (``analysed``: the language stages done already)."""
         if analysed is None:
-            analysed = self.analyse(batch, segmented)
+            analysed = self.analyse(batch)
         sentences = [(n, s) for n, a in enumerate(analysed) for s in a.sentences]
         self.detect_topics(sentences)
         findings = self.predict_stance(analysed, sentences)
