@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from stance.config import STANCES
 from stance.errors import StanceError
 from stance.labels import LabelSet
 from stance.models.base import StanceClassifier
-from stance.models.onnx_runtime import ONNX_FILE, OnnxEncoder, has_onnx
+from stance.models.onnx_runtime import ONNX_FILE, ONNX_META, OnnxEncoder, has_onnx, sentence_pairs
 from stance.models.transformer import TransformerClassifier
 
 LABELS = Path(__file__).parent / "fixtures" / "labels_custom"
@@ -59,6 +60,19 @@ def test_tokenizer_matches_transformers(exported):
     ours = [e.ids for e in enc.encode(texts, contexts)]
     assert ours == clf._encode(texts, contexts)["input_ids"]
     assert max(len(ids) for ids in ours) == TINY["max_length"]  # only the sentence side is cut
+
+
+def test_context_cut_the_same_in_both_runtimes(exported, monkeypatch):
+    """The int8 model reads the previous sentence cut as in training (it once read it whole)."""
+    clf, folder, _ = exported
+    monkeypatch.setitem(clf.params, "context_words", 3)
+    texts, contexts = ["Starmer backed a truce.", "He said so."], ["One two three four five six.", ""]
+    assert sentence_pairs(texts, contexts, 3) == ["Starmer backed a truce. [previous] One two three", "He said so."]
+    ours = [e.ids for e in OnnxEncoder(folder, context_words=3).encode(texts, contexts)]
+    assert ours == clf._encode(texts, contexts)["input_ids"]
+    assert ours != [e.ids for e in OnnxEncoder(folder).encode(texts, contexts)]
+    # A model trained with a cut writes it down beside the ONNX file, so the folder alone is enough.
+    assert "context_words" in json.loads((folder / ONNX_META).read_text())
 
 
 def test_force_torch_and_bad_runtime(exported, monkeypatch):

@@ -110,6 +110,19 @@ def test_fewer_layers_are_kept_on_save(tmp_path):
     assert again.model.config.num_hidden_layers == 2 and len(again.model.base_model.encoder.layer) == 2
 
 
+def test_frozen_layers_get_no_gradient():
+    """The whole embedding block and the lowest layer frozen: backward stops at layer 1."""
+    topics = {"ceasefire": "A ceasefire now.", "territory": "Ukraine cedes land."}
+    model = TransformerClassifier(topics, {**TINY, "num_layers": 2, "frozen_layers": 1})._load_base()
+    layers = model.base_model.encoder.layer
+    assert not any(p.requires_grad for p in model.base_model.embeddings.parameters())
+    assert not any(p.requires_grad for p in layers[0].parameters())
+    assert all(p.requires_grad for p in layers[1].parameters())
+    assert all(p.requires_grad for p in model.classifier.parameters())
+    with pytest.raises(StanceError, match="frozen_layers 2: choose 0 to 1"):
+        TransformerClassifier(topics, {**TINY, "num_layers": 2, "frozen_layers": 2})._load_base()
+
+
 def test_bad_settings_and_old_folders_are_one_line_errors(tmp_path):
     labels = LabelSet.load(LABELS)
     topics = {t.id: t.proposition for t in labels.registry.topics.values()}

@@ -32,6 +32,18 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 RUNTIMES = ("auto", "onnx", "torch")
 
 
+def sentence_pairs(sentences: list[str], contexts: list[str], context_words: int | None) -> list[str]:
+    """The model's second segment: the sentence, then the start of the previous one.
+
+    One function for training, PyTorch and ONNX Runtime scoring, so the int8 model reads
+    exactly what the model was trained on (a context left uncut was both slower and
+    another input).
+    """
+    if context_words:  # the start of the previous sentence names who "he" or "they" is
+        contexts = [" ".join(c.split()[: int(context_words)]) for c in contexts]
+    return [f"{s} [previous] {c}" if c else s for s, c in zip(sentences, contexts, strict=True)]
+
+
 def has_onnx(folder: Path) -> bool:
     return (folder / ONNX_FILE).exists() and (folder / ONNX_META).exists()
 
@@ -48,7 +60,9 @@ def resolve_runtime(runtime: str, available: bool, where: str = "model") -> str:
     return runtime
 
 
-def export_int8(model, tokenizer, prefix: str, markers: list[int], max_length: int, folder: Path) -> Path:
+def export_int8(
+    model, tokenizer, prefix: str, markers: list[int], max_length: int, folder: Path, context_words: int | None = None
+) -> Path:
     """Export ``model`` (float32) to ONNX, fuse BERT ops, quantise to int8 into ``folder``.
 
     The TorchScript exporter (``dynamo=False``) traces the fixed BERT graph in seconds and
@@ -106,7 +120,13 @@ def export_int8(model, tokenizer, prefix: str, markers: list[int], max_length: i
             # Fused ops (com.microsoft domain) defeat ONNX shape inference; they are float.
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
-    meta = {"file": ONNX_FILE, "prefix": prefix, "markers": list(markers), "max_length": int(max_length)}
+    meta = {
+        "file": ONNX_FILE,
+        "prefix": prefix,
+        "markers": list(markers),
+        "max_length": int(max_length),
+        "context_words": int(context_words) if context_words else None,
+    }
     (folder / ONNX_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return folder / ONNX_FILE
 
@@ -134,13 +154,15 @@ class OnnxEncoder:
     by length (sorted, so a batch pads to its own longest sentence only).
     """
 
-    def __init__(self, folder: Path, threads: int | None = None):
+    def __init__(self, folder: Path, threads: int | None = None, context_words: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         folder = Path(folder)
         meta = json.loads((folder / ONNX_META).read_text(encoding="utf-8"))
         self.prefix, self.markers = meta["prefix"], list(meta["markers"])
+        # Folders exported before the cut was written down get it from the model's params.
+        self.context_words = meta.get("context_words") or context_words
         tok_file = folder / "tokenizer" / "tokenizer.json"
         if not tok_file.exists():
             raise StanceError(f"{folder}: {ONNX_FILE} without tokenizer/tokenizer.json; retrain with `make train`")
@@ -162,7 +184,7 @@ class OnnxEncoder:
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     def encode(self, sentences: list[str], contexts: list[str]) -> list:
-        pairs = [f"{s} [previous] {c}" if c else s for s, c in zip(sentences, contexts, strict=True)]
+        pairs = sentence_pairs(sentences, contexts, self.context_words)
         return self.tokenizer.encode_batch([(self.prefix, p) for p in pairs])
 
     def logits(self, sentences: list[str], contexts: list[str], batch_size: int = 32, sort: bool = True) -> np.ndarray:

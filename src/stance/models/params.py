@@ -57,6 +57,7 @@ class TransformerParams(FamilyParams):
     max_train_items: int | None = None
     balanced: bool = True  # class-weighted stance loss
     freeze_embeddings: bool = True
+    frozen_layers: int = 0  # also freeze the whole embedding block and the first N encoder layers
     context_words: int | None = None  # the previous sentence cut to its first N words (None: whole)
     attention_dropout: float | None = None  # None: the base model's rate
     inference_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where native

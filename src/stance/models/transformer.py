@@ -291,15 +291,24 @@ class TransformerClassifier(StanceClassifier):
             # The word-embedding matrix is half of MiniLM's weights; updating it costs more
             # CPU time (optimizer, clipping) than it gains on a corpus of this size.
             model.get_input_embeddings().weight.requires_grad_(False)
+        frozen = int(self.params.get("frozen_layers") or 0)
+        if frozen:
+            # Backpropagation stops at the lowest trainable weight: with the embedding block
+            # (positions and layer norm too, not only the word matrix) and N layers frozen,
+            # the backward pass skips those layers entirely.
+            layers = model.base_model.encoder.layer
+            if not 0 < frozen < len(layers):
+                raise StanceError(f"frozen_layers {frozen}: choose 0 to {len(layers) - 1} (the model has {len(layers)})")
+            for module in (model.base_model.embeddings, *layers[:frozen]):
+                module.requires_grad_(False)
         return model
 
     def _encode(self, sentences: list[str], contexts: list[str]):
         """Token ids of (topic names, sentence [previous] context); only the second is cut."""
+        from .onnx_runtime import sentence_pairs
+
         prefix, _ = self.topic_prefix()
-        cut = self.params.get("context_words")
-        if cut:  # the start of the previous sentence names who "he" or "they" is; the rest costs time
-            contexts = [" ".join(c.split()[: int(cut)]) for c in contexts]
-        pairs = [f"{s} [previous] {c}" if c else s for s, c in zip(sentences, contexts, strict=True)]
+        pairs = sentence_pairs(sentences, contexts, self.params.get("context_words"))
         return self.tokenizer(
             [prefix] * len(pairs), pairs, truncation="only_second", max_length=self.params["max_length"]
         )
@@ -456,7 +465,10 @@ class TransformerClassifier(StanceClassifier):
             from .onnx_runtime import export_int8
 
             prefix, markers = self.topic_prefix()
-            export_int8(self.model, self.tokenizer, prefix, markers, self.params["max_length"], folder)
+            export_int8(
+                self.model, self.tokenizer, prefix, markers, self.params["max_length"], folder,
+                self.params.get("context_words"),
+            )
 
     def use_runtime(self, runtime: str) -> str:
         """Score through ``onnx``, ``torch`` or ``auto`` (ONNX where the folder has it)."""
@@ -467,7 +479,7 @@ class TransformerClassifier(StanceClassifier):
         if chosen == "onnx" and self.onnx is None:
             from .onnx_runtime import OnnxEncoder
 
-            self.onnx = OnnxEncoder(folder, self.params.get("threads"))
+            self.onnx = OnnxEncoder(folder, self.params.get("threads"), self.params.get("context_words"))
         elif chosen == "torch":
             self.onnx = None
             if self.model is None:
