@@ -278,27 +278,27 @@ class TransformerClassifier(StanceClassifier):
             raise StanceError(f"base model {base!r} has no fast tokenizer (needed to find the topic names' tokens)")
         self._prefix = None
         keep = self.params.get("num_layers")
+        frozen = int(self.params.get("frozen_layers") or 0)
+        layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
         if keep:
-            layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
             if layers is None or not 0 < int(keep) <= len(layers):
                 raise StanceError(
                     f"num_layers {keep}: {base!r} has {len(layers) if layers is not None else 'no BERT-style'} "
                     "encoder layers; choose a number between 1 and that"
                 )
-            model.base_model.encoder.layer = layers[: int(keep)]
+            layers = model.base_model.encoder.layer = layers[: int(keep)]
             model.config.num_hidden_layers = int(keep)
         if self.params.get("freeze_embeddings"):
             # The word-embedding matrix is half of MiniLM's weights; updating it costs more
             # CPU time (optimizer, clipping) than it gains on a corpus of this size.
             model.get_input_embeddings().weight.requires_grad_(False)
-        frozen = int(self.params.get("frozen_layers") or 0)
         if frozen:
             # Backpropagation stops at the lowest trainable weight: with the embedding block
             # (positions and layer norm too, not only the word matrix) and N layers frozen,
             # the backward pass skips those layers entirely.
-            layers = model.base_model.encoder.layer
-            if not 0 < frozen < len(layers):
-                raise StanceError(f"frozen_layers {frozen}: choose 0 to {len(layers) - 1} (the model has {len(layers)})")
+            if layers is None or not 0 < frozen < len(layers):
+                n = len(layers) if layers is not None else 0
+                raise StanceError(f"frozen_layers {frozen}: choose 0 to {n - 1} (the model has {n})")
             for module in (model.base_model.embeddings, *layers[:frozen]):
                 module.requires_grad_(False)
         return model
@@ -466,7 +466,12 @@ class TransformerClassifier(StanceClassifier):
 
             prefix, markers = self.topic_prefix()
             export_int8(
-                self.model, self.tokenizer, prefix, markers, self.params["max_length"], folder,
+                self.model,
+                self.tokenizer,
+                prefix,
+                markers,
+                self.params["max_length"],
+                folder,
                 self.params.get("context_words"),
             )
 
