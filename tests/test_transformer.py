@@ -11,7 +11,14 @@ import pytest
 from stance.config import STANCES
 from stance.errors import StanceError
 from stance.labels import LabelSet
-from stance.models.transformer import IGNORE, TransformerClassifier, holder_prefix, training_examples
+from stance.models.transformer import (
+    IGNORE,
+    TransformerClassifier,
+    _epoch_sampler,
+    holder_prefix,
+    optional_rows,
+    training_examples,
+)
 
 LABELS = Path(__file__).parent / "fixtures" / "labels_custom"
 # No ONNX copy: these tests are about the PyTorch reference path (tests/test_onnx_runtime.py: ONNX).
@@ -51,6 +58,46 @@ def test_training_rows_sentence_then_each_holder():
     assert targets[3] == [1.0, 0.0, sup, IGNORE]
     # No position at all: one row, topics only.
     assert targets[-1] == [0.0, 0.0, IGNORE, IGNORE] and len(first) == 6
+
+
+def test_optional_rows_are_position_free_and_single_holder_copies():
+    _, _, targets = training_examples(SENTENCES, ITEMS, ["ceasefire", "territory"])
+    # rows: Zelensky/Putin sentence, its two holder rows, Starmer's sentence, its holder row, rain
+    assert optional_rows(targets, 2).tolist() == [False, False, False, False, True, True]
+
+
+def test_each_epoch_keeps_required_rows_and_draws_a_fresh_share_of_the_rest():
+    optional = np.array([False] * 4 + [True] * 10)
+    sampler = _epoch_sampler(list(range(3, 17)), optional, 0.5, batch_size=2, seed=7)
+    epochs = [list(sampler) for _ in range(3)]
+    assert all(len(rows) == len(sampler) == 4 + 5 and len(set(rows)) == 9 for rows in epochs)
+    assert all({0, 1, 2, 3} <= set(rows) for rows in epochs)
+    assert len({frozenset(rows) for rows in epochs}) > 1  # another half of the optional rows
+    again = _epoch_sampler(list(range(3, 17)), optional, 0.5, batch_size=2, seed=7)
+    again.set_epoch(1)
+    assert list(again) == epochs[1]  # the Trainer's epoch number gives the same draw
+
+
+def test_optional_fraction_trains_fewer_steps():
+    from stance.models.base import FitMonitor
+
+    class Steps(FitMonitor):
+        total = 0
+
+        def progress(self, done, total, unit="steps"):
+            self.total = total
+
+    labels = LabelSet.load(LABELS)
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    train = (labels.sentences("train"), labels.positions("train"))
+    totals = []
+    for fraction in (None, 0.25):
+        monitor = Steps()
+        TransformerClassifier(topics, {**TINY, "num_layers": 1, "optional_fraction": fraction}).fit(
+            *train, monitor=monitor
+        )
+        totals.append(monitor.total)
+    assert 0 < totals[1] < totals[0]
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +175,8 @@ def test_bad_settings_and_old_folders_are_one_line_errors(tmp_path):
     topics = {t.id: t.proposition for t in labels.registry.topics.values()}
     with pytest.raises(StanceError, match=r"params.inference_dtype: expected one of .*, got 'int4'"):
         TransformerClassifier(topics, {"inference_dtype": "int4"})
+    with pytest.raises(StanceError, match=r"params.optional_fraction: input should be less than or equal to 1, got"):
+        TransformerClassifier(topics, {"optional_fraction": 1.5})
     with pytest.raises(StanceError, match="num_layers 12"):
         TransformerClassifier(topics, {**TINY, "num_layers": 12}).fit(
             labels.sentences("train"), labels.positions("train")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import StanceError
 
@@ -57,6 +57,8 @@ class TransformerParams(FamilyParams):
     max_train_items: int | None = None
     balanced: bool = True  # class-weighted stance loss
     freeze_embeddings: bool = True
+    # Each epoch trains on this share of the rows that repeat others (None: all of them).
+    optional_fraction: float | None = Field(default=None, gt=0, le=1)
     frozen_layers: int = 0  # also freeze the whole embedding block and the first N encoder layers
     context_words: int | None = None  # the previous sentence cut to its first N words (None: whole)
     attention_dropout: float | None = None  # None: the base model's rate
@@ -91,6 +93,8 @@ def validate_params(
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"][:1])
+        if "ctx" in err and err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+            raise StanceError(f"{where}: params.{key}: {err['msg'].lower()}, got {err.get('input')!r}") from None
         raise StanceError(f"{where}: params.{key}: {_type_problem(model, key, err.get('input'))}") from None
 
 

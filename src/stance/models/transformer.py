@@ -118,6 +118,10 @@ def _joint_trainer(base):
     class JointTrainer(base):
         markers = None  # token positions of the topic names
         class_weights = None
+        sampler = None  # an _epoch_sampler, or None for the Trainer's own length grouping
+
+        def _get_train_sampler(self, *args, **kwargs):
+            return self.sampler if self.sampler is not None else super()._get_train_sampler(*args, **kwargs)
 
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
             import torch.nn.functional as F
@@ -142,6 +146,40 @@ def _joint_trainer(base):
             return (loss, outputs) if return_outputs else loss
 
     return JointTrainer
+
+
+def _epoch_sampler(lengths: list[int], optional: np.ndarray, fraction: float, batch_size: int, seed: int):
+    """A length-grouped sampler that keeps every required row and a fresh ``fraction`` of the
+    optional ones each epoch.
+
+    Optional rows are the position-free sentences and the holder-named copies of sentences
+    with one holder: both repeat what other rows teach, so seeing each in about half the
+    epochs keeps what they add and costs a fraction of an epoch's steps.
+    """
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    required, spare = np.flatnonzero(~optional), np.flatnonzero(optional)
+    keep = int(round(fraction * len(spare)))
+
+    class EpochSubset(torch.utils.data.Sampler):
+        epoch = 0
+
+        def __len__(self):
+            return len(required) + keep
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def __iter__(self):
+            rng = np.random.default_rng([seed, self.epoch])
+            rows = np.concatenate([required, rng.choice(spare, size=keep, replace=False)])
+            generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+            order = get_length_grouped_indices([lengths[i] for i in rows], batch_size, generator=generator)
+            self.epoch += 1  # the next epoch draws anew even where the Trainer does not call set_epoch
+            return iter(rows[order].tolist())
+
+    return EpochSubset()
 
 
 def _epoch_timer(seconds: list[float]):
@@ -200,6 +238,19 @@ def training_examples(
             second.append(context)
             targets.append(row)
     return first, second, targets
+
+
+def optional_rows(targets: list[list[float]], topics: int) -> np.ndarray:
+    """Rows that repeat what others teach: position-free sentences, and the holder-named
+    copy of a sentence with one holder (its sentence row carries the same stances)."""
+    y = np.asarray(targets, dtype=float).reshape(len(targets), -1)
+    holder_row = (y[:, :topics] == IGNORE).all(axis=1)
+    optional = ~holder_row & (y[:, :topics] == 0).all(axis=1)
+    start = np.flatnonzero(~holder_row)  # each sentence row, followed by its holder rows
+    for begin, end in zip(start, [*start[1:], len(y)], strict=True):
+        if end - begin == 2:
+            optional[begin + 1] = True
+    return optional
 
 
 class TransformerClassifier(StanceClassifier):
@@ -408,6 +459,15 @@ class TransformerClassifier(StanceClassifier):
                 callbacks=[_monitor_callback(monitor or FitMonitor())],
             )
             trainer.markers = self.topic_prefix()[1]
+            fraction = p.get("optional_fraction")
+            if fraction is not None and fraction < 1:
+                trainer.sampler = _epoch_sampler(
+                    [len(ids) for ids in ds["input_ids"]],
+                    optional_rows(targets, t),
+                    float(fraction),
+                    int(p["batch_size"]),
+                    int(p["seed"]),
+                )
             trainer.remove_callback(PrinterCallback)  # it prints the final loss dict to stdout
             self.epoch_seconds = []  # wall time of each epoch (training logs it to MLflow)
             trainer.add_callback(_epoch_timer(self.epoch_seconds))
