@@ -93,7 +93,7 @@ def validate_params(
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"][:1])
-        if "ctx" in err and err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        if err["type"] in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
             raise StanceError(f"{where}: params.{key}: {err['msg'].lower()}, got {err.get('input')!r}") from None
         raise StanceError(f"{where}: params.{key}: {_type_problem(model, key, err.get('input'))}") from None
 

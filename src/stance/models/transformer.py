@@ -152,9 +152,9 @@ def _epoch_sampler(lengths: list[int], optional: np.ndarray, fraction: float, ba
     """A length-grouped sampler that keeps every required row and a fresh ``fraction`` of the
     optional ones each epoch.
 
-    Optional rows are the position-free sentences and the holder-named copies of sentences
-    with one holder: both repeat what other rows teach, so seeing each in about half the
-    epochs keeps what they add and costs a fraction of an epoch's steps.
+    Optional rows (:func:`optional_rows`) repeat what other rows teach, so seeing each in
+    only some epochs keeps most of what they add for fewer steps. The epoch count is the
+    Trainer's length, so the learning-rate schedule still spans the whole run.
     """
     import torch
     from transformers.trainer_pt_utils import get_length_grouped_indices
