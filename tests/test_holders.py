@@ -11,7 +11,8 @@ import pytest
 from stance.labels import LabelSet
 from stance.pipeline.reading import read_text
 from stance.pipeline.scoring import LanguageStages
-from stance.training.holders import holder_groups, holder_metrics, train_holder_model
+from stance.pipeline.holders import candidates
+from stance.training.holders import Group, holder_groups, holder_metrics, train_holder_model, unregistered_copies
 
 LABELS = Path(__file__).resolve().parents[1] / "labels"
 
@@ -38,6 +39,53 @@ def candidates_of(trained, text: str) -> list[set[str]]:
     article, _ = read_text(text, id="t")
     [analysed] = stages.analyse([article])
     return [{c.actor for c in cs} for cs in analysed.candidates]
+
+
+def features_of(text: str) -> list[dict[str, dict[str, float]]]:
+    """Per sentence, each candidate's features (no model needed)."""
+    stages = LanguageStages(LabelSet.load(LABELS).registry)
+    article, _ = read_text(text, id="t")
+    [a] = stages.analyse([article])
+    cands = candidates(a.sentences, a.mentions, a.actors, [s.holders for s in a.sentences])
+    return [{c.actor: c.features for c in cs} for cs in cands]
+
+
+def test_candidates_carry_the_noun_preposition_and_list_they_hang_from():
+    [presupposed] = features_of("Vance criticised Kyiv's refusal to give up the Donbas.")
+    assert "of_noun=refusal" in presupposed["ukraine"]
+    [partner] = features_of("Macron was working with Starmer on a force to guarantee the truce.")
+    assert "prep=with&work" in partner["starmer"]
+    [listed] = features_of("Germany, Poland and France backed the plan for a reassurance force.")
+    for actor in ("poland", "france"):
+        assert {"conj_of=nsubj", "conj_gov=back"} <= set(listed[actor])
+
+
+def test_article_voice_and_main_speaker_reach_every_sentence():
+    interview = (
+        "Tomas Brezina met reporters in Prague on Monday.\n\n"
+        "“A ceasefire is the first step,” Brezina said. “Then we talk about guarantees.”\n\n"
+        "He spoke for an hour. “Europe cannot wait for Washington,” he said.\n\n"
+        "“Nobody here trusts Moscow,” Brezina added. The talks resume on Friday."
+    )
+    feats = features_of(interview)
+    last = feats[-1]  # names nobody, yet the article's main speaker is a candidate
+    assert "main_speaker" in last["brezina"] and "speaker_share=3" in last["brezina"]
+    assert "author&article_has_quote=3" in last["author"]
+    [short] = features_of("Kremlin rules out European troops.")
+    assert "author&article_short" in short["author"]
+
+
+def test_unregistered_copies_mark_registry_actors_as_new():
+    groups = holder_groups(LabelSet.load(Path(__file__).parent / "fixtures" / "labels_custom"))
+    pairs = list(unregistered_copies(groups, share=1.0))
+    assert len(pairs) == 2 * len(groups)
+    (original, gold), (copy, copy_gold) = pairs[0], pairs[1]
+    assert gold == copy_gold and [c.actor for c in original] == [c.actor for c in copy]
+    known = [c for c in original if c.features.get("known")]
+    assert known and all("known" not in c.features for c in copy)
+    assert all(c.features.get("new_actor") for c in copy if c.actor in {k.actor for k in known})
+    assert all(c.features.get("known") for c in known)  # the originals are untouched
+    assert isinstance(groups[0], Group)
 
 
 def test_learned_holders_beat_the_rules_on_held_out_documents(trained):
@@ -93,6 +141,19 @@ def test_think_tank_attribution(trained):
 def test_presupposed_position(trained):
     text = "Vance criticised Kyiv's refusal to give up the Donbas."
     assert "ukraine" in candidates_of(trained, text)[0]
+
+
+@pytest.mark.parametrize(
+    "text, speaker",
+    [
+        ("“Nobody here trusts what Moscow promises about a truce,” Brezina said.", "brezina"),
+        ("Maia Sandu received us in Chisinau.\n\n“We have to be realistic about what Moscow wants,” Sandu said.", "sandu"),
+    ],
+)
+def test_speaker_the_registry_lacks_outranks_a_name_inside_the_quote(trained, text, speaker):
+    """Every labelled holder is in the registry; trained on those alone, Moscow (named inside
+    the quote) outranked the unknown speaker in both."""
+    assert holders_of(trained, text)[-1][0] == speaker
 
 
 def test_holder_model_round_trip(trained, tmp_path):

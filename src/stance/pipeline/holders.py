@@ -8,11 +8,14 @@ sentence — and, with a trained :class:`HolderModel`, the chosen holders.
 Candidates: the actors named in the sentence (registry mentions and new people and
 organisations from NER, titles and pronouns as the rules resolve them), the rules' own
 holders (quote speakers, subjects, coreference), the speaker of a quote or transcript turn
-still open, the actors of the previous sentence, the article's recent holders, and
-``author``. The rules stay as features; the model decides. It is a logistic regression
-over sparse features (how the candidate was found, its syntactic role, the sentence's
-shape — quotes, speaker labels, first-person plural, headline-like — crossed with the kind
-of candidate), trained on the labelled sentences whose gold holder it must pick out.
+still open, the actors of the previous sentence, the article's recent holders, its main
+speaker, and ``author``. The rules stay as features; the model decides. It is a logistic
+regression over sparse features (how the candidate was found; its syntactic role — the
+verb, noun or preposition it hangs from, the role of the first of a coordinated list; the
+sentence's shape — quotes, speaker labels, first-person plural, headline-like — and the
+article's voice — how much of it quotes, reports or says "I" — crossed with the kind of
+candidate; the candidate's share of the article's quoted and reported sentences), trained
+on the labelled sentences whose gold holder it must pick out.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .cues import POSITION_VERBS, SPEECH_VERBS, quote_marks
 from .segmentation import Sentence
 
 RECENT = 3  # how many earlier holders of the article stay candidates
+VOICE_MIN_SENTENCES = 6  # shorter articles get no article-voice features
 _LABEL = re.compile(r"^\s*(?:[A-Z][A-Z.'-]+\s){0,4}[A-Z][A-Z.'-]+\s?:")  # "PRESIDENT ZELENSKY:"
 _PRONOUNS = {"he", "she", "they", "we", "i", "it"}
 
@@ -96,6 +100,37 @@ def _sentence_shape(sent: Sentence, quotes) -> list[str]:
     return shape
 
 
+def _bucket(share: float, low: float, high: float) -> int:
+    """0 for none, then 1 / 2 / 3 below ``low``, below ``high``, above."""
+    return 0 if share == 0 else 1 if share < low else 2 if share < high else 3
+
+
+def _article_voice(shapes: list[list[str]]) -> list[str]:
+    """How much of the article is the writer's own voice and how much is reported: an op-ed
+    says "I" and quotes little, a wire story quotes in most sentences. The same sentence
+    shape means a different holder in each."""
+    n = len(shapes)
+    if n < VOICE_MIN_SENTENCES:
+        return ["article_short"]  # a share of two or three sentences says nothing
+    out = []
+    for cue in ("first_singular", "has_quote", "speech_verb", "speaker_label"):
+        share = sum(cue in sh for sh in shapes) / n
+        out.append(f"article_{cue}={_bucket(share, 0.1, 0.3)}")
+    return out
+
+
+def _speaker_shares(rules: list[list[Holder]]) -> dict[str, float]:
+    """Each actor's share of the article's quoted and reported sentences. An interview
+    write-up gives most of them to one person, whose paraphrases and quote fragments then
+    carry no name ("A ceasefire now would be a trap")."""
+    counts: dict[str, int] = {}
+    for holders in rules:
+        for h in {h.actor for h in holders if h.actor != AUTHOR and h.method in ("quote", "reported")}:
+            counts[h] = counts.get(h, 0) + 1
+    total = sum(counts.values())
+    return {a: n / total for a, n in counts.items()} if total >= 2 else {}
+
+
 def _mention_features(m: Mention, span, quotes) -> list[str]:
     doc = span.doc
     head = doc[m.end - 1]
@@ -114,6 +149,23 @@ def _mention_features(m: Mention, span, quotes) -> list[str]:
         feats.append(f"pobj_of={gov.lower_}")
         if gov.head.lower_ == "according":
             feats.append("according_to")
+    elif gov.pos_ in ("NOUN", "PROPN") and head.dep_ in ("poss", "amod", "compound", "nmod"):
+        # "Trump's statement", "British and French backing": the holder of what the noun names.
+        feats.append(f"of_noun={lemma}")
+    if head.dep_ == "pobj":
+        above = gov.head
+        feats.append(f"prep={gov.lower_}")
+        if above.pos_ in ("VERB", "AUX", "NOUN"):
+            # "working with Starmer", "the readiness of European leaders", "rebuke from Moscow"
+            feats.append(f"prep={gov.lower_}&{above.lemma_.lower()}")
+    if head.dep_ == "conj":
+        # "Germany, Poland and the Baltic states backed ...": take the first conjunct's role.
+        first = head
+        while first.dep_ == "conj" and first.head.i != first.i:
+            first = first.head
+        feats.append(f"conj_of={first.dep_}")
+        if first.head.pos_ in ("VERB", "AUX"):
+            feats.append(f"conj_gov={first.head.lemma_.lower()}")
     if m.start == span.start:
         feats.append("opens_sentence")
     up = head.head
@@ -134,6 +186,10 @@ def candidates(
 ) -> list[list[Candidate]]:
     """Holder candidates of every sentence of one article, in order."""
     quotes = quote_marks(sentences)
+    shapes = [_sentence_shape(sent, q) for sent, q in zip(sentences, quotes, strict=True)]
+    voice = _article_voice(shapes)
+    speakers = _speaker_shares(rules)
+    main = max(speakers, key=speakers.get) if speakers else None
     out: list[list[Candidate]] = []
     recent: list[str] = []  # non-author rule holders, most recent last
     turn: str | None = None  # speaker of a transcript turn ("NAME: ...") still going
@@ -142,7 +198,7 @@ def candidates(
     last_person: str | None = None
     for i, (sent, ms, rule) in enumerate(zip(sentences, mentions, rules, strict=True)):
         q = quotes[i]
-        shape = _sentence_shape(sent, q)
+        shape = list(shapes[i])
         found: dict[str, Candidate] = {}
 
         def get(actor: str, method: str, words: str = "", found: dict[str, Candidate] = found) -> Candidate:
@@ -177,14 +233,17 @@ def candidates(
             get(a, "context").add(f"recent_rank={k}")
         if last_person:
             get(last_person, "coreference").add("last_person")
+        if main:
+            get(main, "context").add("main_speaker", *(f"main_speaker&{s}" for s in shape))
         get(AUTHOR, "author").add("is_author")
         n = len(found)
         for c in found.values():
             kind = "author" if c.actor == AUTHOR else "actor"
-            c.add(f"n_cands={min(n, 5)}", *(f"{kind}&{s}" for s in shape))
+            c.add(f"n_cands={min(n, 5)}", *(f"{kind}&{s}" for s in shape), *(f"{kind}&{v}" for v in voice))
             if c.actor != AUTHOR:
                 info = actors.info(c.actor)
                 c.add(f"cand_kind={info.kind}")
+                c.add(f"speaker_share={_bucket(speakers.get(c.actor, 0.0), 0.2, 0.5)}")
                 for s in shape:
                     if s.startswith("pron_subj"):
                         c.add(f"{s}&{info.kind}&{'f' if info.gender == 'f' else 'x'}")
