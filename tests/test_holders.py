@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from stance.labels import LabelSet
+from stance.pipeline.holders import candidates
 from stance.pipeline.reading import read_text
 from stance.pipeline.scoring import LanguageStages
-from stance.pipeline.holders import candidates
 from stance.training.holders import Group, holder_groups, holder_metrics, train_holder_model, unregistered_copies
 
 LABELS = Path(__file__).resolve().parents[1] / "labels"
@@ -147,7 +147,10 @@ def test_presupposed_position(trained):
     "text, speaker",
     [
         ("“Nobody here trusts what Moscow promises about a truce,” Brezina said.", "brezina"),
-        ("Maia Sandu received us in Chisinau.\n\n“We have to be realistic about what Moscow wants,” Sandu said.", "sandu"),
+        (
+            "Maia Sandu received us in Chisinau.\n\n“We have to be realistic about what Moscow wants,” Sandu said.",
+            "sandu",
+        ),
     ],
 )
 def test_speaker_the_registry_lacks_outranks_a_name_inside_the_quote(trained, text, speaker):
