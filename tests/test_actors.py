@@ -59,6 +59,17 @@ def test_new_people_and_organisations_are_kept(actor_index, nlp):
     assert actors.new["kyiv_school_of_economics"].kind == "group"
 
 
+def test_a_bare_last_name_is_the_actor_named_in_full_before(actor_index, nlp):
+    found, actors = _mentions(
+        actor_index,
+        nlp,
+        "Maia Sandu received us in Chisinau. “We have to be realistic,” Sandu said. "
+        "The Razumkov Centre polled voters in May, and the Centre will poll them again.",
+    )
+    assert {a for a, t in found if "Sandu" in t} == {actors._by_name["maia sandu"]}
+    assert {a for a, t in found if "Centre" in t} == {"razumkov_centre"}
+
+
 def test_slug_never_collides_with_a_registry_id(actor_index, nlp):
     _, actors = _mentions(actor_index, nlp, "Maria Author said the talks would resume.")
     assert "maria_author" in actors.new and "author" not in actors.new

@@ -400,7 +400,9 @@ class ArticleActors:
         if slug not in self.new:
             self.new[slug] = NewActor(slug, name, "other", kind, _apposition(ent) if kind == PERSON else "")
         self._by_name[key] = slug
-        if kind == PERSON:
+        if kind != PLACE and len(words) > 1:
+            # A later bare "Sandu" or "Commission" is the same actor, whichever label the
+            # entity recogniser gave each mention (it often calls an unfamiliar name an ORG).
             self._by_name.setdefault(words[-1].lower(), slug)
         return slug
 
