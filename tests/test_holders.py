@@ -75,6 +75,21 @@ def test_article_voice_and_main_speaker_reach_every_sentence():
     assert "author&article_short" in short["author"]
 
 
+def test_an_interview_gives_its_answers_a_speaker():
+    transcript = (
+        "Hervé Delaunoy commanded French troops in Estonia. Delaunoy spoke to us in Paris.\n\n"
+        "Could Europe do it without the Americans?\n\n"
+        "HD: On the ground, yes. In the air, not yet.\n\n"
+        "Would you take a ceasefire now?\n\n"
+        "I would take it tomorrow."
+    )
+    feats = features_of(transcript)
+    assert "author&question" in feats[2]["author"] and "author&article_question=2" in feats[-1]["author"]
+    assert {"label_speaker", "label_initials"} <= set(feats[3]["delaunoy"])  # "HD:" is Hervé Delaunoy
+    assert "turn_speaker" in feats[4]["delaunoy"]  # the turn goes on
+    assert "main_person" in feats[-1]["delaunoy"]  # named twice outside quotes
+
+
 def test_unregistered_copies_mark_registry_actors_as_new():
     groups = holder_groups(LabelSet.load(Path(__file__).parent / "fixtures" / "labels_custom"))
     pairs = list(unregistered_copies(groups, share=1.0))

@@ -108,6 +108,7 @@ class ActorInfo:
     kind: str
     gender: str = ""  # "f", "m" or "" (unknown / not a person)
     titles: str = ""  # lower-cased role and aliases, searched for "the president"
+    name: str = ""  # the full name, whose initials a transcript's "HD:" may stand for
 
 
 def slugify(text: str) -> str:
@@ -158,6 +159,7 @@ class ActorIndex:
                 kind,
                 guess_gender(actor.name) if kind == PERSON else "",
                 titles,
+                actor.name,
             )
             names = {actor.name, *actor.aliases}
             # "the State Department" is also "a State Department official".
@@ -322,7 +324,7 @@ class ArticleActors:
         if new is None:
             return ActorInfo(actor_id, self.index.registry.side_of(actor_id), GROUP)
         gender = guess_gender(new.name) if new.kind == PERSON else ""
-        return ActorInfo(new.id, new.side, new.kind, gender, f"{new.role.lower()} | {new.name.lower()}")
+        return ActorInfo(new.id, new.side, new.kind, gender, f"{new.role.lower()} | {new.name.lower()}", new.name)
 
     def side_of(self, actor_id: str) -> str:
         return self.info(actor_id).side

@@ -34,6 +34,7 @@ from .segmentation import Sentence
 RECENT = 3  # how many earlier holders of the article stay candidates
 VOICE_MIN_SENTENCES = 6  # shorter articles get no article-voice features
 _LABEL = re.compile(r"^\s*(?:[A-Z][A-Z.'-]+\s){0,4}[A-Z][A-Z.'-]+\s?:")  # "PRESIDENT ZELENSKY:"
+_INITIALS = re.compile(r"^\s*([A-Z]{2,3})\s?:")  # "HD:" for the Hugo Delaunoy named before
 _PRONOUNS = {"he", "she", "they", "we", "i", "it"}
 
 
@@ -79,6 +80,8 @@ def _sentence_shape(sent: Sentence, quotes) -> list[str]:
         shape.append("no_final_punct")
     if _LABEL.match(sent.text):
         shape.append("speaker_label")
+    if sent.text.rstrip().endswith("?"):
+        shape.append("question")
     subj = [t.lower_ for t in outside if t.dep_ in ("nsubj", "nsubjpass") and t.lower_ in _PRONOUNS]
     for p in subj[:2]:
         shape.append(f"pron_subj={p}")
@@ -113,7 +116,7 @@ def _article_voice(shapes: list[list[str]]) -> list[str]:
     if n < VOICE_MIN_SENTENCES:
         return ["article_short"]  # a share of two or three sentences says nothing
     out = []
-    for cue in ("first_singular", "has_quote", "speech_verb", "speaker_label"):
+    for cue in ("first_singular", "has_quote", "speech_verb", "speaker_label", "question"):
         share = sum(cue in sh for sh in shapes) / n
         out.append(f"article_{cue}={_bucket(share, 0.1, 0.3)}")
     return out
@@ -129,6 +132,18 @@ def _speaker_shares(rules: list[list[Holder]]) -> dict[str, float]:
             counts[h] = counts.get(h, 0) + 1
     total = sum(counts.values())
     return {a: n / total for a, n in counts.items()} if total >= 2 else {}
+
+
+def _main_person(mentions: list[list[Mention]], quotes) -> str | None:
+    """The person the article names most often outside quotes (at least twice): in an
+    interview, whose answers the first-person sentences are."""
+    counts: dict[str, int] = {}
+    for ms, q in zip(mentions, quotes, strict=True):
+        for m in ms:
+            if m.kind == "person" and m.start not in q.inside:
+                counts[m.actor] = counts.get(m.actor, 0) + 1
+    best = max(counts, key=counts.get) if counts else None
+    return best if best and counts[best] >= 2 else None
 
 
 def _mention_features(m: Mention, span, quotes) -> list[str]:
@@ -190,6 +205,8 @@ def candidates(
     voice = _article_voice(shapes)
     speakers = _speaker_shares(rules)
     main = max(speakers, key=speakers.get) if speakers else None
+    person = _main_person(mentions, quotes)
+    initials: dict[str, str] = {}
     out: list[list[Candidate]] = []
     recent: list[str] = []  # non-author rule holders, most recent last
     turn: str | None = None  # speaker of a transcript turn ("NAME: ...") still going
@@ -219,6 +236,12 @@ def candidates(
             if labelled and m.start - sent.span.start <= 6:
                 c.add("label_speaker")
                 turn = m.actor
+            if m.kind == "person" and len(words := actors.info(m.actor).name.split()) > 1:
+                initials.setdefault("".join(w[0] for w in words if w[0].isupper()), m.actor)
+        label = _INITIALS.match(sent.text) if labelled and turn is None else None
+        if label and label.group(1) in initials:
+            turn = initials[label.group(1)]
+            get(turn, "quote").add("label_speaker", "label_initials")
         for h in rule:
             c = get(h.actor, h.method, h.words)
             c.method = h.method
@@ -235,6 +258,8 @@ def candidates(
             get(last_person, "coreference").add("last_person")
         if main:
             get(main, "context").add("main_speaker", *(f"main_speaker&{s}" for s in shape))
+        if person:
+            get(person, "context").add("main_person", *(f"main_person&{s}" for s in shape))
         get(AUTHOR, "author").add("is_author")
         n = len(found)
         for c in found.values():
