@@ -164,7 +164,7 @@ def test_presupposed_position(trained):
         ("“Nobody here trusts what Moscow promises about a truce,” Brezina said.", "brezina"),
         (
             "Maia Sandu received us in Chisinau.\n\n“We have to be realistic about what Moscow wants,” Sandu said.",
-            "sandu",
+            "maia_sandu",  # "Sandu" is the Maia Sandu named before
         ),
     ],
 )
