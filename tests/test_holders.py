@@ -90,6 +90,30 @@ def test_an_interview_gives_its_answers_a_speaker():
     assert "main_person" in feats[-1]["delaunoy"]  # named twice outside quotes
 
 
+def test_candidates_do_not_depend_on_the_hash_seed():
+    """Two actors reported in one sentence, equally often: the main speaker must be the same in
+    every process (it was picked from a set, so training differed from run to run)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    text = "Sybiha and Peskov said on Monday that the talks had failed. Talks resume in May."
+    script = (
+        "import json, sys; from stance.labels import LabelSet; from stance.pipeline.scoring import LanguageStages;"
+        "from stance.pipeline.reading import read_text; from stance.pipeline.holders import candidates;"
+        f"st = LanguageStages(LabelSet.load({str(LABELS)!r}).registry); [a] = st.analyse([read_text(sys.argv[1], id='t')[0]]);"
+        "cs = candidates(a.sentences, a.mentions, a.actors, [s.holders for s in a.sentences]);"
+        "print(json.dumps([[c.actor for c in s if 'main_speaker' in c.features] for s in cs]))"
+    )
+    seen = set()
+    for seed in ("1", "2", "3", "4"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", script, text], env=env, capture_output=True, text=True, check=True)
+        seen.add(out.stdout.strip())
+    assert len(seen) == 1 and json.loads(seen.pop())[-1] == ["sybiha"], seen
+
+
 def test_unregistered_copies_mark_registry_actors_as_new():
     groups = holder_groups(LabelSet.load(Path(__file__).parent / "fixtures" / "labels_custom"))
     pairs = list(unregistered_copies(groups, share=1.0))

@@ -128,7 +128,8 @@ def _speaker_shares(rules: list[list[Holder]]) -> dict[str, float]:
     carry no name ("A ceasefire now would be a trap")."""
     counts: dict[str, int] = {}
     for holders in rules:
-        for h in {h.actor for h in holders if h.actor != AUTHOR and h.method in ("quote", "reported")}:
+        # dict, not set: in article order, so a tie goes to the first quoted in every process.
+        for h in dict.fromkeys(h.actor for h in holders if h.actor != AUTHOR and h.method in ("quote", "reported")):
             counts[h] = counts.get(h, 0) + 1
     total = sum(counts.values())
     return {a: n / total for a, n in counts.items()} if total >= 2 else {}
