@@ -102,7 +102,8 @@ def test_candidates_do_not_depend_on_the_hash_seed():
     script = (
         "import json, sys; from stance.labels import LabelSet; from stance.pipeline.scoring import LanguageStages;"
         "from stance.pipeline.reading import read_text; from stance.pipeline.holders import candidates;"
-        f"st = LanguageStages(LabelSet.load({str(LABELS)!r}).registry); [a] = st.analyse([read_text(sys.argv[1], id='t')[0]]);"
+        f"st = LanguageStages(LabelSet.load({str(LABELS)!r}).registry);"
+        "[a] = st.analyse([read_text(sys.argv[1], id='t')[0]]);"
         "cs = candidates(a.sentences, a.mentions, a.actors, [s.holders for s in a.sentences]);"
         "print(json.dumps([[c.actor for c in s if 'main_speaker' in c.features] for s in cs]))"
     )
