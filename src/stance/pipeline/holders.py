@@ -8,12 +8,13 @@ sentence — and, with a trained :class:`HolderModel`, the chosen holders.
 Candidates: the actors named in the sentence (registry mentions and new people and
 organisations from NER, titles and pronouns as the rules resolve them), the rules' own
 holders (quote speakers, subjects, coreference), the speaker of a quote or transcript turn
-still open, the actors of the previous sentence, the article's recent holders, its main
-speaker, and ``author``. The rules stay as features; the model decides. It is a logistic
+still open (a label of initials is the person named in full before), the actors of the
+previous sentence, the article's recent holders, its main speaker and main person, and
+``author``. The rules stay as features; the model decides. It is a logistic
 regression over sparse features (how the candidate was found; its syntactic role — the
 verb, noun or preposition it hangs from, the role of the first of a coordinated list; the
-sentence's shape — quotes, speaker labels, first-person plural, headline-like — and the
-article's voice — how much of it quotes, reports or says "I" — crossed with the kind of
+sentence's shape — quotes, speaker labels, questions, first-person plural, headline-like —
+and the article's voice — how much of it quotes, reports, asks or says "I" — crossed with the kind of
 candidate; the candidate's share of the article's quoted and reported sentences), trained
 on the labelled sentences whose gold holder it must pick out.
 """
@@ -34,7 +35,7 @@ from .segmentation import Sentence
 RECENT = 3  # how many earlier holders of the article stay candidates
 VOICE_MIN_SENTENCES = 6  # shorter articles get no article-voice features
 _LABEL = re.compile(r"^\s*(?:[A-Z][A-Z.'-]+\s){0,4}[A-Z][A-Z.'-]+\s?:")  # "PRESIDENT ZELENSKY:"
-_INITIALS = re.compile(r"^\s*([A-Z]{2,3})\s?:")  # "HD:" for the Hugo Delaunoy named before
+_INITIALS = re.compile(r"^\s*([A-Z]{2,3})\s?:")  # "HD:" for a Hervé Delaunoy named before
 _PRONOUNS = {"he", "she", "they", "we", "i", "it"}
 
 
