@@ -15,8 +15,8 @@ regression over sparse features (how the candidate was found; its syntactic role
 verb, noun or preposition it hangs from, the role of the first of a coordinated list; the
 sentence's shape — quotes, speaker labels, questions, first-person plural, headline-like —
 and the article's voice — how much of it quotes, reports, asks or says "I" — crossed with
-the kind of candidate; the candidate's share of the article's quoted and reported sentences), trained
-on the labelled sentences whose gold holder it must pick out.
+the kind of candidate; the candidate's share of the article's quoted and reported
+sentences), trained on the labelled sentences whose gold holder it must pick out.
 """
 
 from __future__ import annotations
