@@ -22,6 +22,7 @@ sentences), trained on the labelled sentences whose gold holder it must pick out
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ VOICE_MIN_SENTENCES = 6  # shorter articles get no article-voice features
 _LABEL = re.compile(r"^\s*(?:[A-Z][A-Z.'-]+\s){0,4}[A-Z][A-Z.'-]+\s?:")  # "PRESIDENT ZELENSKY:"
 _INITIALS = re.compile(r"^\s*([A-Z]{2,3})\s?:")  # "HD:" for a Hervé Delaunoy named before
 _PRONOUNS = {"he", "she", "they", "we", "i", "it"}
+_SPOKEN = ("quote", "reported")  # the rule methods that make an actor a speaker of the article
 
 
 @dataclass
@@ -127,11 +129,10 @@ def _speaker_shares(rules: list[list[Holder]]) -> dict[str, float]:
     """Each actor's share of the article's quoted and reported sentences. An interview
     write-up gives most of them to one person, whose paraphrases and quote fragments then
     carry no name ("A ceasefire now would be a trap")."""
-    counts: dict[str, int] = {}
-    for holders in rules:
-        # dict, not set: in article order, so a tie goes to the first quoted in every process.
-        for h in dict.fromkeys(h.actor for h in holders if h.actor != AUTHOR and h.method in ("quote", "reported")):
-            counts[h] = counts.get(h, 0) + 1
+    # dict.fromkeys, not a set: in article order, so a tie goes to the first quoted in every process.
+    counts = Counter(
+        a for hs in rules for a in dict.fromkeys(h.actor for h in hs if h.actor != AUTHOR and h.method in _SPOKEN)
+    )
     total = sum(counts.values())
     return {a: n / total for a, n in counts.items()} if total >= 2 else {}
 
@@ -139,13 +140,14 @@ def _speaker_shares(rules: list[list[Holder]]) -> dict[str, float]:
 def _main_person(mentions: list[list[Mention]], quotes) -> str | None:
     """The person the article names most often outside quotes (at least twice): in an
     interview, whose answers the first-person sentences are."""
-    counts: dict[str, int] = {}
-    for ms, q in zip(mentions, quotes, strict=True):
-        for m in ms:
-            if m.kind == "person" and m.start not in q.inside:
-                counts[m.actor] = counts.get(m.actor, 0) + 1
-    best = max(counts, key=counts.get) if counts else None
-    return best if best and counts[best] >= 2 else None
+    counts = Counter(
+        m.actor
+        for ms, q in zip(mentions, quotes, strict=True)
+        for m in ms
+        if m.kind == "person" and m.start not in q.inside
+    )
+    top = counts.most_common(1)
+    return top[0][0] if top and top[0][1] >= 2 else None
 
 
 def _mention_features(m: Mention, span, quotes) -> list[str]:
