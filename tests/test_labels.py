@@ -161,6 +161,32 @@ def test_resplit_keeps_file_valid(labels_dir):
     assert check(labels_dir) == []
 
 
+def _doc_splits(d: Path) -> dict[str, str]:
+    return {json.loads(line)["doc"]: json.loads(line)["split"] for line in _lines(d)}
+
+
+def test_resplit_only_moves_the_named_documents(labels_dir):
+    before = _doc_splits(labels_dir)
+    new = sorted(before)[-1]
+    # Every other document is moved to train by hand: a full re-split would move some back.
+    _write(
+        labels_dir,
+        [
+            json.dumps({**json.loads(line), "split": "train"}) if json.loads(line)["doc"] != new else line
+            for line in _lines(labels_dir)
+        ],
+    )
+    resplit(labels_dir, seed=5, only=[new])
+    after = _doc_splits(labels_dir)
+    assert {d: s for d, s in after.items() if d != new} == {d: "train" for d in before if d != new}
+    assert after[new] in ("train", "dev", "test")
+    runner = CliRunner()
+    bad = runner.invoke(app, ["labels", "split", "--labels", str(labels_dir), "--only", f"{new},d999"])
+    assert bad.exit_code == 2
+    assert "no items for document(s) d999" in bad.output
+    assert _doc_splits(labels_dir) == after  # nothing written
+
+
 def test_corpus_meets_the_minimums():
     ls = LabelSet.load(CORPUS)
     s = stats(ls)

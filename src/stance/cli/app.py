@@ -186,12 +186,22 @@ def labels_stats(labels: LabelsOpt = LABELS_DIR) -> None:
 @labels_app.command("split")
 @friendly
 def labels_split(
-    labels: LabelsOpt = LABELS_DIR, seed: Annotated[int, typer.Option(help="Seed of the document order.")] = 13
+    labels: LabelsOpt = LABELS_DIR,
+    seed: Annotated[int, typer.Option(help="Seed of the document order.")] = 13,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            metavar="DOC",
+            help="Split only these documents (new ones; repeat or comma-separate); the others keep theirs.",
+        ),
+    ] = None,
 ) -> None:
     """(Re)assign train/dev/test by document, deterministic and stratified; rewrites positions.jsonl."""
     from ..labels import resplit
 
-    counts = resplit(labels, seed=seed)
+    docs = [d.strip() for arg in only for d in arg.split(",") if d.strip()] if only else None
+    counts = resplit(labels, seed=seed, only=docs)
     typer.echo(", ".join(f"{k}: {v} documents" for k, v in counts.items()))
 
 

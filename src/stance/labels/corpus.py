@@ -22,6 +22,8 @@ from ..io import parse_records, write_jsonl
 from .registry import ACTORS_FILE, TOPICS_FILE, Registry, read_optional
 
 if TYPE_CHECKING:  # pandas is imported where frames are built: scoring needs none of it
+    from collections.abc import Iterable
+
     import pandas as pd
 
 SPLITS = ("train", "dev", "test")
@@ -241,15 +243,22 @@ class LabelSet:
 
 
 def assign_splits(
-    items: pd.DataFrame, seed: int = 13, fractions=(0.70, 0.15, 0.15), strata: dict[str, str] | None = None
+    items: pd.DataFrame,
+    seed: int = 13,
+    fractions=(0.70, 0.15, 0.15),
+    strata: dict[str, str] | None = None,
+    fixed: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """Deterministic document-level split, stratified by document group (e.g. genre).
 
     Documents are ordered by a seeded hash within each stratum and cut in the given
     fractions; the seed moves on until every (topic, stance) pair that occurs in the
-    corpus occurs in every split.
+    corpus occurs in every split. ``fixed``: documents that keep the split they have (only
+    the others are cut; the coverage counts both), so adding documents leaves the test set
+    of earlier runs where it was.
     """
-    docs = sorted(items["doc"].unique())
+    fixed = fixed or {}
+    docs = sorted(d for d in items["doc"].unique() if d not in fixed)
     strata = strata or {}
     pairs = (
         items[items["topic"] != NONE_TOPIC]
@@ -263,7 +272,7 @@ def assign_splits(
         groups: dict[str, list[str]] = defaultdict(list)
         for d in docs:
             groups[strata.get(d, "")].append(d)
-        result: dict[str, str] = {}
+        result: dict[str, str] = dict(fixed)
         # Carry remainders across strata so small groups do not all round to train.
         carry = [0.0, 0.0]
         for key in sorted(groups):
@@ -276,7 +285,7 @@ def assign_splits(
             for i, d in enumerate(ordered):
                 result[d] = "test" if i < n_test else "dev" if i < n_test + n_dev else "train"
         covered = all(
-            needed <= set().union(*[pairs.get(d, set()) for d in docs if result[d] == split] or [set()])
+            needed <= set().union(*[pairs.get(d, set()) for d in result if result[d] == split] or [set()])
             for split in SPLITS
         )
         if covered:
@@ -330,11 +339,22 @@ def stats(labels: LabelSet) -> dict[str, pd.DataFrame]:
     }
 
 
-def resplit(labels_dir: str | Path, seed: int = 13) -> dict[str, int]:
-    """Rewrite the ``split`` of every item with :func:`assign_splits`, stratified by genre."""
+def resplit(labels_dir: str | Path, seed: int = 13, only: Iterable[str] | None = None) -> dict[str, int]:
+    """Rewrite the ``split`` of the items with :func:`assign_splits`, stratified by genre.
+
+    ``only``: the documents to split (new ones, say); every other keeps its split.
+    """
     labels = LabelSet.load(labels_dir)  # raises LabelsError on any fault
     strata = dict(zip(labels.documents.get("doc", []), labels.documents.get("genre", [])))
-    splits = assign_splits(labels.items, seed=seed, strata=strata)
+    fixed = None
+    if only is not None:
+        only = set(only)
+        unknown = sorted(only - set(labels.items["doc"]))
+        if unknown:
+            where = str(Path(labels_dir) / POSITIONS_FILE)
+            raise LabelsError([Problem(where, 0, f"no items for document(s) {', '.join(unknown)}: give labelled ids")])
+        fixed = dict(labels.items.loc[~labels.items["doc"].isin(only), ["doc", "split"]].drop_duplicates().values)
+    splits = assign_splits(labels.items, seed=seed, strata=strata, fixed=fixed)
     path = Path(labels_dir) / POSITIONS_FILE
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for row in rows:
