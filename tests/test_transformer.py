@@ -60,14 +60,6 @@ def test_training_rows_sentence_then_each_holder():
     assert targets[-1] == [0.0, 0.0, IGNORE, IGNORE] and len(first) == 6
 
 
-def test_holder_rows_several_names_holders_only_where_a_sentence_has_two():
-    first, _, targets = training_examples(SENTENCES, ITEMS, ["ceasefire", "territory"], holder_rows="several")
-    all_rows = training_examples(SENTENCES, ITEMS, ["ceasefire", "territory"])[0]
-    # Zelensky/Putin keep their two holder rows; Starmer's copy (his sentence row says it) goes.
-    assert first == [r for r in all_rows if r != f"{holder_prefix('starmer', 'europe')} Starmer backed a truce."]
-    assert len(first) == 5 and targets[3][2] == float(STANCES.index("support"))
-
-
 def test_optional_rows_are_position_free_and_single_holder_copies():
     _, _, targets = training_examples(SENTENCES, ITEMS, ["ceasefire", "territory"])
     # rows: Zelensky/Putin sentence, its two holder rows, Starmer's sentence, its holder row, rain

@@ -60,9 +60,6 @@ class TransformerParams(FamilyParams):
     # Each epoch trains on this share of the rows that repeat others (None: all of them).
     optional_fraction: float | None = Field(default=None, gt=0, le=1)
     frozen_layers: int = 0  # also freeze the whole embedding block and the first N encoder layers
-    # Holder-named copies of a sentence: for every holder, or only where a sentence has several
-    # (one holder's copy repeats its sentence row's stances under a prefix scoring never adds).
-    holder_rows: Literal["all", "several"] = "all"
     context_words: int | None = None  # the previous sentence cut to its first N words (None: whole)
     attention_dropout: float | None = None  # None: the base model's rate
     inference_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where native

@@ -199,14 +199,12 @@ def _epoch_timer(seconds: list[float]):
 
 
 def training_examples(
-    sentences: pd.DataFrame, items: pd.DataFrame, topic_ids: list[str], holder_rows: str = "all"
+    sentences: pd.DataFrame, items: pd.DataFrame, topic_ids: list[str]
 ) -> tuple[list[str], list[str], list[list[float]]]:
     """(sentence side, context side, targets) rows: one per sentence, one per (sentence, holder).
 
     Targets are ``T`` topic values then ``T`` stance indices, :data:`IGNORE` where unknown.
     A sentence row's stance on a topic is kept only when all its holders agree on it.
-    ``holder_rows="several"``: holder rows only for sentences with several holders (scoring
-    names the holder only there).
     """
     t = len(topic_ids)
     col = {topic: j for j, topic in enumerate(topic_ids)}
@@ -232,8 +230,6 @@ def training_examples(
         first.append(text)
         second.append(context)
         targets.append([float(v) for v in topics] + [float(s) for s in stance])
-        if holder_rows == "several" and len(held) < 2:
-            continue
         for actor, positions in held.items():
             row = [float(IGNORE)] * t + [float(IGNORE)] * t
             for topic, s in positions.items():
@@ -418,7 +414,7 @@ class TransformerClassifier(StanceClassifier):
             sentences, items = sentences.head(int(limit)), items.head(int(limit))
         self.model = self._load_base()
         self._sentence_stances = {}
-        first, second, targets = training_examples(sentences, items, self.topic_ids, p.get("holder_rows", "all"))
+        first, second, targets = training_examples(sentences, items, self.topic_ids)
         t = len(self.topic_ids)
 
         datasets.disable_progress_bars()
@@ -429,11 +425,7 @@ class TransformerClassifier(StanceClassifier):
 
         ds = dataset(first, second, targets)
         # The dev loss once per epoch: the eval curve beside the training loss in MLflow.
-        eval_ds = (
-            dataset(*training_examples(dev[0], dev[1], self.topic_ids, p.get("holder_rows", "all")))
-            if dev and len(dev[0])
-            else None
-        )
+        eval_ds = dataset(*training_examples(dev[0], dev[1], self.topic_ids)) if dev and len(dev[0]) else None
         with tempfile.TemporaryDirectory(prefix="stance-hf-") as scratch:
             args = TrainingArguments(
                 output_dir=scratch,  # nothing is saved there (save_strategy "no"), and it is removed
