@@ -131,3 +131,18 @@ def test_mlflow_pyfunc_loads_the_onnx_model(exported, tmp_path):
     out = pyfunc.predict(frame)
     direct = StanceClassifier.load(folder).predict_topics(frame)
     assert np.allclose(out[[f"p_{t}" for t in clf.topic_ids]].to_numpy(), direct, atol=1e-6)
+
+
+def test_first_attention_block_stays_float(exported, tmp_path):
+    import onnx
+
+    from stance.models.onnx_runtime import export_int8
+
+    clf, folder, _ = exported
+    ops = [n.op_type for n in onnx.load(str(folder / ONNX_FILE)).graph.node]
+    # Two layers (TINY): the first attention block stays float32 (the default), the second is int8.
+    assert ops.count("Attention") == 1 and ops.count("QAttention") == 1
+    prefix, markers = clf.topic_prefix()
+    all_int8 = export_int8(clf.model, clf.tokenizer, prefix, markers, 64, tmp_path, float_attention=0)
+    ops = [n.op_type for n in onnx.load(str(all_int8)).graph.node]
+    assert ops.count("Attention") == 0 and ops.count("QAttention") == 2

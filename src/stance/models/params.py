@@ -65,6 +65,7 @@ class TransformerParams(FamilyParams):
     inference_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where native
     predict_batch_size: int = 32
     onnx_export: bool = True  # save also writes the int8 ONNX model (model.int8.onnx)
+    onnx_float_attention: int = Field(default=1, ge=0)  # the first N attention blocks stay float32 in it
     runtime: Literal["auto", "onnx", "torch"] = "auto"  # auto: ONNX Runtime where the folder has it
 
 

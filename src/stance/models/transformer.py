@@ -533,6 +533,7 @@ class TransformerClassifier(StanceClassifier):
                 self.params["max_length"],
                 folder,
                 self.params.get("context_words"),
+                self.params.get("onnx_float_attention", 0),
             )
 
     def use_runtime(self, runtime: str) -> str:
