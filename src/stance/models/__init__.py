@@ -15,6 +15,7 @@ FAMILIES = {
     "baseline": ("stance.models.baseline", "BaselineClassifier"),
     "embedding": ("stance.models.embedding", "EmbeddingClassifier"),
     "transformer": ("stance.models.transformer", "TransformerClassifier"),
+    "ensemble": ("stance.models.ensemble", "EnsembleClassifier"),
 }
 
 

@@ -69,10 +69,17 @@ class TransformerParams(FamilyParams):
     runtime: Literal["auto", "onnx", "torch"] = "auto"  # auto: ONNX Runtime where the folder has it
 
 
+class EnsembleParams(FamilyParams):
+    members: list[str] = Field(default=["tfidf-logreg", "minilm-finetune"], min_length=2)  # config names
+    weights: list[float] | None = None  # per member; None: tuned on dev (two members) or equal
+    weight_grid: list[float] = [0.2, 0.3, 0.4, 0.5, 0.6]  # the second member's weights tried on dev
+
+
 PARAMS: dict[str, type[FamilyParams]] = {
     "baseline": BaselineParams,
     "embedding": EmbeddingParams,
     "transformer": TransformerParams,
+    "ensemble": EnsembleParams,
 }
 
 

@@ -353,6 +353,31 @@ def tune_position_threshold(classifier, labels, split: str = "dev") -> tuple[flo
     return best, curve
 
 
+def tune_topic_threshold(classifier, labels, split: str = "dev") -> float:
+    """The topic threshold with the best micro-F1 on ``split``'s sentences."""
+    from .metrics import best_threshold
+
+    sentences = labels.sentences(split)
+    return best_threshold(sentences[classifier.topic_ids].to_numpy(), classifier.predict_topics(sentences))
+
+
+def tune_ensemble_weight(classifier, labels, split: str = "dev") -> tuple[float, dict[float, float]]:
+    """The second member's weight (of two) with the best end-to-end F1 on ``split``'s documents.
+
+    Each weight on the grid gets its own topic and position thresholds, as a family would,
+    so the weights compare at their best. Leaves the best weight set; returns it and the curve.
+    """
+    curve = {}
+    for w in classifier.params["weight_grid"]:
+        classifier.set_weights([1 - w, w])
+        classifier.topic_threshold = tune_topic_threshold(classifier, labels, split)
+        _, points = tune_position_threshold(classifier, labels, split)
+        curve[w] = max(points.values(), default=0.0)
+    best = max(curve, key=lambda w: (round(curve[w], 4), -abs(w - 0.5)))  # ties: the more even mix
+    classifier.set_weights([1 - best, best])
+    return best, curve
+
+
 def log_report(report: EvaluationReport, experiment: str, run_name: str = "evaluate-pipeline") -> str:
     """Log the figures, the parameters and the full report (JSON) as one MLflow run."""
     import mlflow

@@ -30,12 +30,12 @@ from ..models import family_class
 from ..models.base import FitMonitor
 from ..models.params import validate_params
 from ..tracking import CLASSIFIER_ARTIFACT
-from .evaluate import evaluate_classifier, tune_position_threshold
+from .evaluate import evaluate_classifier, tune_ensemble_weight, tune_position_threshold, tune_topic_threshold
 from .holders import train_holder_model
 from .monitor import TrainingMonitor
 
 log = logging.getLogger(__name__)
-FAMILY_ORDER = ("baseline", "embedding", "transformer")
+FAMILY_ORDER = ("baseline", "embedding", "transformer", "ensemble")  # an ensemble after its members
 # The champion is the family best on this metric; the parent's bar chart shows it.
 SELECTION_METRIC = "dev_macro_f1"
 # Counts are facts about the data, not scores: params, so they stay out of the metric charts.
@@ -218,15 +218,19 @@ def train_family(
     holders=None,
     monitor: FitMonitor | None = None,
     tags: dict[str, str] | None = None,
+    trained: dict[str, Path] | None = None,
 ) -> FamilyResult:
     """Train one family in its own (child) run and log everything a comparison needs.
+
+    ``trained``: the saved folders of the families trained before it in this run, by config
+    name (an ensemble is built from them).
 
     Every run logs its artifacts under the same names (``figures/confusion_test.png``,
     ``errors/misclassified_test.csv``) so the MLflow UI compares them side by side.
     """
     import mlflow
 
-    from .metrics import best_threshold, confusion_figure
+    from .metrics import confusion_figure
 
     seed_everything(cfg.seed)
     topics = {t.id: t.proposition for t in labels.registry.topics.values()}
@@ -236,6 +240,8 @@ def train_family(
         mlflow.log_params(_flat_params(cfg, classifier))
         tracking.log_dataset(labels)
         t0 = time.perf_counter()
+        if hasattr(classifier, "adopt"):
+            classifier.adopt(trained or {})
         classifier.fit(
             labels.sentences("train"),
             labels.positions("train"),
@@ -251,12 +257,14 @@ def train_family(
             classifier.holder_model, holder_metrics = holders
             mlflow.log_metrics(holder_metrics)
         dev_sentences = labels.sentences("dev")
+        metrics = {}
+        if len(dev_sentences) and cfg.family == "ensemble" and _tunes_weight(classifier):
+            metrics["ensemble_weight"], curve = tune_ensemble_weight(classifier, labels)
+            mlflow.log_dict({str(w): f for w, f in curve.items()}, "ensemble_weight_curve.json")
         if len(dev_sentences):
-            classifier.topic_threshold = best_threshold(
-                dev_sentences[classifier.topic_ids].to_numpy(), classifier.predict_topics(dev_sentences)
-            )
+            classifier.topic_threshold = tune_topic_threshold(classifier, labels)
             classifier.params["topic_threshold"] = classifier.topic_threshold
-        metrics = {"train_seconds": train_seconds, "topic_threshold": classifier.topic_threshold}
+        metrics.update({"train_seconds": train_seconds, "topic_threshold": classifier.topic_threshold})
         if len(dev_sentences):
             classifier.position_threshold, curve = tune_position_threshold(classifier, labels)
             classifier.params["position_threshold"] = classifier.position_threshold
@@ -299,6 +307,27 @@ def train_family(
         return FamilyResult(cfg.name, cfg.family, run.info.run_id, metrics, info.model_uri, classifier_dir, signature)
 
 
+def _tunes_weight(classifier) -> bool:
+    """An ensemble of two whose config leaves the weights to dev."""
+    return classifier.params.get("weights") is None and len(classifier.params["members"]) == 2
+
+
+def check_members(cfgs: list[TrainConfig]) -> None:
+    """Every ensemble's members are configs listed before it: found now, not after an hour."""
+    names: list[str] = []
+    for cfg in cfgs:
+        if cfg.family == "ensemble":
+            members = validate_params("ensemble", cfg.params, where=cfg.name)["members"]
+            missing = [m for m in members if m not in names]
+            if missing:
+                raise StanceError(
+                    f"config {cfg.name!r}: ensemble member {missing[0]!r} is not among the configs trained "
+                    f"before it ({', '.join(names) or 'none'}); add its config (e.g. configs/baseline.yaml, "
+                    "configs/transformer.yaml) before the ensemble's"
+                )
+        names.append(cfg.name)
+
+
 def train(
     labels_dir: str | Path = LABELS_DIR,
     configs: list[str | Path] | None = None,
@@ -320,6 +349,7 @@ def train(
     cfgs = [load_config(p) for p in (configs or default_configs())]
     if not cfgs:
         raise StanceError(f"no configs found in {CONFIGS_DIR}: pass --config FILE")
+    check_members(cfgs)
     labels = LabelSet.load(labels_dir)
     if labels.positions("train").empty or labels.sentences("dev").empty:
         raise StanceError(f"{labels_dir}: need train and dev items (run `stance labels split`)")
@@ -355,7 +385,8 @@ def train(
                 monitor.finished("holder model", f"dev accuracy {holders[1].get('dev_holder_accuracy', 0):.3f}")
             for i, cfg in enumerate(cfgs, stages - len(cfgs) + 1):
                 monitor.stage(cfg.name, i, stages)
-                result.results.append(train_family(cfg, labels, workdir, holders, monitor, source))
+                trained = {r.name: r.classifier_dir for r in result.results}
+                result.results.append(train_family(cfg, labels, workdir, holders, monitor, source, trained))
             table = result.table()
             mlflow.log_table(table.reset_index(names="model"), "comparison.json")
             from .metrics import comparison_figure

@@ -1,0 +1,117 @@
+"""models/ensemble.py: built from members of the same training, weight tuned on dev, saved whole."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from stance.cli import app
+from stance.errors import StanceError
+
+HERE = Path(__file__).parent
+LABELS = HERE / "fixtures" / "labels_custom"
+CONFIGS = HERE / "fixtures" / "configs"
+MEMBERS = [CONFIGS / "tiny_baseline.yaml", CONFIGS / "tiny_transformer.yaml"]
+ENSEMBLE = CONFIGS / "tiny_ensemble.yaml"
+FRAME = pd.DataFrame(
+    {
+        "text": ["Putin rejected any truce.", "Zelensky backs a ceasefire.", "It rained in Kyiv."],
+        "context": ["", "", ""],
+        "actor": ["putin", "zelensky", "author"],
+        "side": ["russia", "ukraine", "other"],
+        "topic": ["ceasefire", "ceasefire", "nato_membership"],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ensemble")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
+    mp.setattr("stance.tracking.artifact_root", lambda: (tmp / "artifacts").as_uri())
+    from stance.training.train import train
+
+    result = train(
+        LABELS, configs=[*MEMBERS, ENSEMBLE], experiment="ens", register=False, export_dir=None, keep_dir=tmp / "kept"
+    )
+    yield result, tmp
+    mp.undo()
+
+
+def test_predictions_are_the_weighted_mean_of_the_members(trained):
+    from stance.models.base import StanceClassifier
+
+    result, _ = trained
+    by_name = {r.name: r for r in result.results}
+    ens = StanceClassifier.load(by_name["tiny-ensemble"].classifier_dir)
+    base = StanceClassifier.load(by_name["tiny-baseline"].classifier_dir)
+    tf = StanceClassifier.load(by_name["tiny-transformer"].classifier_dir)
+    w = by_name["tiny-ensemble"].metrics["ensemble_weight"]
+    assert w in (0.3, 0.5) and ens.params["weights"] == [1 - w, w]
+    for predict in ("predict_topics", "predict_stance"):
+        expected = (1 - w) * getattr(base, predict)(FRAME) + w * getattr(tf, predict)(FRAME)
+        np.testing.assert_allclose(getattr(ens, predict)(FRAME), expected, atol=1e-6)
+    # Its own thresholds, tuned on dev like any family's; the holder model is the ensemble's.
+    assert ens.holder_model is not None and all(m.holder_model is None for m in ens.members)
+    assert 0.1 <= ens.topic_threshold <= 0.9
+
+
+def test_weight_curve_logged_and_the_run_compares_with_the_others(trained):
+    import mlflow
+
+    result, tmp = trained
+    mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+    run = [r for r in result.results if r.family == "ensemble"][0]
+    curve = mlflow.artifacts.load_dict(f"runs:/{run.run_id}/ensemble_weight_curve.json")
+    assert set(curve) == {"0.3", "0.5"}
+    assert max(curve.values()) == curve[str(run.metrics["ensemble_weight"])]
+    for key in ("dev_macro_f1", "test_macro_f1", "position_threshold", "test_holder_accuracy"):
+        assert key in run.metrics or key in mlflow.get_run(run.run_id).data.metrics
+
+
+def test_logged_model_loads_through_pyfunc_and_scores(trained):
+    import mlflow
+
+    from stance.pipeline.scoring import score_article
+
+    result, tmp = trained
+    mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+    run = [r for r in result.results if r.family == "ensemble"][0]
+    out = mlflow.pyfunc.load_model(run.model_uri).predict(FRAME[["text", "context"]])
+    assert list(out["stance"].isin(["support", "oppose", "neutral"])) == [True, True, True]
+    scored = score_article("Putin rejected any truce on Monday.", model=str(run.classifier_dir), registry=LABELS)
+    assert [s.text for s in scored.sentences] == ["Putin rejected any truce on Monday."]
+
+
+def test_members_must_be_trained_before_it(store):
+    from stance.training.train import train
+
+    with pytest.raises(StanceError, match="member 'tiny-transformer' is not among the configs") as err:
+        train(LABELS, configs=[MEMBERS[0], ENSEMBLE], experiment="ens", register=False, export_dir=None)
+    assert "\n" not in str(err.value)
+    res = CliRunner().invoke(app, ["train", "--labels", str(LABELS), "-c", str(ENSEMBLE), "--no-export"])
+    assert res.exit_code == 2 and "tiny-baseline" in res.output and "Traceback" not in res.output
+
+
+def test_a_folder_missing_a_member_is_a_one_line_error(trained, tmp_path):
+    from stance.models.base import StanceClassifier
+
+    result, _ = trained
+    folder = tmp_path / "ens"
+    shutil.copytree([r for r in result.results if r.family == "ensemble"][0].classifier_dir, folder)
+    shutil.rmtree(folder / "members" / "tiny-transformer")
+    with pytest.raises(StanceError, match="member 'tiny-transformer' is missing") as err:
+        StanceClassifier.load(folder)
+    assert "\n" not in str(err.value)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setattr("stance.tracking.artifact_root", lambda: (tmp_path / "artifacts").as_uri())
