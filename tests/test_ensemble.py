@@ -89,6 +89,36 @@ def test_logged_model_loads_through_pyfunc_and_scores(trained):
     assert [s.text for s in scored.sentences] == ["Putin rejected any truce on Monday."]
 
 
+def test_bench_compares_its_int8_and_float32_paths(trained, monkeypatch):
+    """The champion's float32 figure (issue 10's speed bound) exists for an ensemble too."""
+    from stance.models.base import StanceClassifier
+    from stance.training import bench
+
+    result, _ = trained
+    folder = [r for r in result.results if r.family == "ensemble"][0].classifier_dir
+    assert bench.runs_onnx(folder) and not bench.runs_onnx(folder / "members" / "tiny-baseline")
+    seen = []
+    load = StanceClassifier.load
+
+    def spy(path):
+        clf = load(path)
+        seen.append(clf)
+        return clf
+
+    monkeypatch.setattr(StanceClassifier, "load", staticmethod(spy))
+    out = bench.compare_runtimes(folder, n_articles=3, labels_dir=LABELS, repeats=1)
+    assert out["onnx_int8"]["sentences"] == out["torch_float32"]["sentences"] > 0
+    runtimes = [[m.runtime for m in clf.members if hasattr(m, "runtime")] for clf in seen if clf.family == "ensemble"]
+    assert runtimes == [["onnx"], ["torch"]]
+    assert all(
+        m.params["inference_dtype"] == "float32"
+        for clf in seen
+        if clf.family == "ensemble"
+        for m in clf.members
+        if "inference_dtype" in m.params
+    )
+
+
 def test_members_must_be_trained_before_it(store):
     from stance.training.train import train
 

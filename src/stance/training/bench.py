@@ -189,7 +189,9 @@ def compare_runtimes(
     for _ in range(repeats):  # alternated, so that a slow spell of the machine hits both alike
         for name, runtime in (("onnx_int8", "onnx"), ("torch_float32", "torch")):
             clf = StanceClassifier.load(model_dir)
-            clf.params["inference_dtype"] = "float32"
+            for part in (clf, *getattr(clf, "members", ())):  # an ensemble's transformer member too
+                if "inference_dtype" in part.params:
+                    part.params["inference_dtype"] = "float32"
             clf.use_runtime(runtime)
             run = bench_scoring(clf, n_articles=n_articles, labels_dir=labels_dir)
             every.setdefault(name, []).extend(run["runs_seconds"])
@@ -200,6 +202,15 @@ def compare_runtimes(
     t, o = out["torch_float32"]["sentences_per_s"], out["onnx_int8"]["sentences_per_s"]
     out["speedup"] = round(o / t, 2) if t else 0.0
     return out
+
+
+def runs_onnx(folder: Path) -> bool:
+    """The model scores through an int8 ONNX model: its own, or an ensemble member's."""
+    from ..models.ensemble import MEMBERS_DIR
+    from ..models.onnx_runtime import has_onnx
+
+    members = folder / MEMBERS_DIR
+    return has_onnx(folder) or (members.is_dir() and any(has_onnx(m) for m in members.iterdir()))
 
 
 def length_sorting_gain(model_dir: str | Path, labels_dir: str | Path | None = None) -> dict[str, float]:
@@ -378,8 +389,9 @@ def run_benchmarks(
         realnews = gold_set_figures(realnews_dir or REALNEWS_DIR, model=str(r.classifier_dir))
         if realnews is not None:
             extra["realnews_dev"] = realnews
-        if has_onnx(Path(r.classifier_dir)):
+        if runs_onnx(Path(r.classifier_dir)):
             extra["runtimes"] = compare_runtimes(r.classifier_dir, n_articles=n_articles, labels_dir=labels_dir)
+        if has_onnx(Path(r.classifier_dir)):
             extra["length_sorting"] = length_sorting_gain(r.classifier_dir, labels_dir)
         families.append(
             {
