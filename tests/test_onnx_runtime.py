@@ -52,6 +52,19 @@ def test_int8_predictions_close_to_torch(exported):
     assert np.allclose(o_stance.sum(axis=1), 1) and o_stance.shape == (len(items), len(STANCES))
 
 
+def test_a_sentence_scores_the_same_alone_and_among_others(exported):
+    """Dynamic int8 quantisation scales a run's activations by their range over the run: the
+    default one sentence per run keeps a score independent of what is scored beside it (an
+    article alone, in a corpus, in a Spark partition)."""
+    _, folder, labels = exported
+    onnx = StanceClassifier.load(folder)
+    frame = labels.sentences().head(12)
+    together = onnx.predict_topics(frame)
+    alone = np.vstack([onnx.predict_topics(frame.iloc[[i]]) for i in range(len(frame))])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(onnx.predict_topics(frame.iloc[::-1])[::-1], together)
+
+
 def test_tokenizer_matches_transformers(exported):
     clf, folder, _ = exported
     enc = OnnxEncoder(folder)

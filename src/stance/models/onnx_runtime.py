@@ -200,8 +200,10 @@ class OnnxEncoder:
         pairs = sentence_pairs(sentences, contexts, self.context_words)
         return self.tokenizer.encode_batch([(self.prefix, p) for p in pairs])
 
-    def logits(self, sentences: list[str], contexts: list[str], batch_size: int = 32, sort: bool = True) -> np.ndarray:
-        """``sort=False`` batches in input order (padding to each batch's longest): for the bench."""
+    def logits(self, sentences: list[str], contexts: list[str], batch_size: int = 1, sort: bool = True) -> np.ndarray:
+        """``batch_size`` sentences per run (1: no score depends on its neighbours; see the
+        ``onnx_batch_size`` parameter); ``sort=False`` batches in input order (padding to each
+        batch's longest): for the bench."""
         encodings = self.encode(sentences, contexts)
         lengths = [len(e.ids) for e in encodings]
         order = np.argsort(lengths, kind="stable") if sort else np.arange(len(encodings))

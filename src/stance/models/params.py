@@ -66,6 +66,9 @@ class TransformerParams(FamilyParams):
     predict_batch_size: int = 32
     onnx_export: bool = True  # save also writes the int8 ONNX model (model.int8.onnx)
     onnx_float_attention: int = Field(default=1, ge=0)  # the first N attention blocks stay float32 in it
+    # Sentences per int8 ONNX run. Dynamic quantisation scales a run's activations by their
+    # range over the whole run, so in a batch a sentence's score depends on its neighbours.
+    onnx_batch_size: int = Field(default=1, ge=1)
     runtime: Literal["auto", "onnx", "torch"] = "auto"  # auto: ONNX Runtime where the folder has it
 
 

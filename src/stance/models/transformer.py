@@ -375,7 +375,7 @@ class TransformerClassifier(StanceClassifier):
     def _logits(self, sentences: list[str], contexts: list[str]) -> np.ndarray:
         """Outputs at the topic names (n, T, 1 + 3), batched by length so batches pad little."""
         if self.onnx is not None:
-            return self.onnx.logits(sentences, contexts, int(self.params["predict_batch_size"]))
+            return self.onnx.logits(sentences, contexts, int(self.params["onnx_batch_size"]))
         torch = self._torch()
         device = next(self.model.parameters()).device
         enc = self._encode(sentences, contexts)
