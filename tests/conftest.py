@@ -14,6 +14,15 @@ import pytest
 from stance.config import LABELS_DIR, STANCES
 from stance.models.base import StanceClassifier
 
+
+def use_temp_store(mp: pytest.MonkeyPatch, folder: Path) -> str:
+    """Point MLflow at a SQLite store and an artifact folder under ``folder``; the URI."""
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    mp.setenv("MLFLOW_TRACKING_URI", uri)
+    mp.setattr("stance.tracking.artifact_root", lambda: (folder / "artifacts").as_uri())
+    return uri
+
+
 # -- scoring pipeline fixtures (issue 4) ------------------------------------------------
 # A tiny labelled corpus in tests/fixtures/tiny_corpus.jsonl (the drafts' document format)
 # becomes a labels directory and a BaselineClassifier trained once per session. When the

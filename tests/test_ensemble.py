@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import use_temp_store
 from stance.cli import app
 from stance.errors import StanceError
 
@@ -33,8 +34,7 @@ FRAME = pd.DataFrame(
 def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ensemble")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
-    mp.setattr("stance.tracking.artifact_root", lambda: (tmp / "artifacts").as_uri())
+    use_temp_store(mp, tmp)
     from stance.training.train import train
 
     result = train(
@@ -143,5 +143,4 @@ def test_a_folder_missing_a_member_is_a_one_line_error(trained, tmp_path):
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setattr("stance.tracking.artifact_root", lambda: (tmp_path / "artifacts").as_uri())
+    return use_temp_store(monkeypatch, tmp_path)

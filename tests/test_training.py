@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import use_temp_store
 from stance.cli import app
 from stance.errors import StanceError
 
@@ -20,10 +21,7 @@ TINY_TRANSFORMER = HERE / "fixtures" / "configs" / "tiny_transformer.yaml"
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setattr("stance.tracking.artifact_root", lambda: (tmp_path / "artifacts").as_uri())
-    return uri
+    return use_temp_store(monkeypatch, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +29,7 @@ def trained(tmp_path_factory):
     """One tiny training of two families, shared by the assertions below."""
     tmp = tmp_path_factory.mktemp("train")
     mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
-    mp.setattr("stance.tracking.artifact_root", lambda: (tmp / "artifacts").as_uri())
+    use_temp_store(mp, tmp)
     from stance.training.train import train
 
     result = train(LABELS, configs=[TINY_BASELINE, TINY_TRANSFORMER], experiment="tiny", export_dir=tmp / "champion")
