@@ -139,3 +139,20 @@ def test_quote_marks_carry_and_ignore_apostrophes(nlp):
     inside = [[t.text for t in s.span if t.i in x.inside] for s, x in zip(sents, q, strict=True)]
     assert inside[0] == ["We", "wo", "n’t", "leave", "."] and inside[2] == []
     assert inside[3][:3] == ["It", "is", "over"]
+
+
+def test_a_quote_left_open_belongs_to_whoever_opened_it(holders):
+    """Two speakers in one sentence, the second opening a quote that runs on: the next
+    sentence is the second speaker's alone (the first sentence stays both speakers')."""
+    text = (
+        "Peskov dismissed the proposal as premature, while Zakharova told reporters, "
+        "“Moscow rejects any truce on these terms. A pause would only help Kyiv rearm.”"
+    )
+    first, second = holders(text)
+    assert {a for a, _ in first} == {"peskov", "zakharova"}
+    assert second == [("zakharova", "quote")]
+    text = (
+        "Zakharova told reporters, “Moscow rejects any truce on these terms,” and Peskov added, "
+        "“Nobody in the Kremlin will sign a pause. It would only help Kyiv rearm.”"
+    )
+    assert holders(text)[1] == [("peskov", "quote")]

@@ -173,3 +173,27 @@ def test_bench_corpus_is_jsonl_of_example_articles(tmp_path):
     lines = write_bench_corpus(tmp_path / "c.jsonl", 7).read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == 7 and len({r["id"] for r in records}) == 7 and all(r["text"] for r in records)
+
+
+def test_training_on_avx2_holds_pytorch_to_avx2(tmp_path, monkeypatch):
+    """The AVX2 training figure comes from a fresh process whose PyTorch kernels are capped
+    at AVX2, whatever this CPU has; on a CPU without AVX-512 there is nothing to add."""
+    from pathlib import Path
+
+    from mlflow.tracking import MlflowClient
+
+    from conftest import use_temp_store
+    from stance.training import bench
+
+    here = Path(__file__).parent / "fixtures"
+    use_temp_store(monkeypatch, tmp_path)
+    config, labels = here / "configs" / "tiny_transformer.yaml", here / "labels_custom"
+    monkeypatch.setattr(bench, "cpu_flags", lambda: {"avx2": True, "avx512f": False})
+    assert bench.training_on_avx2(config, labels) is None
+    monkeypatch.setattr(bench, "cpu_flags", lambda: {"avx2": True, "avx512f": True})
+    out = bench.training_on_avx2(config, labels)
+    assert out["train_seconds"] > 0 and 0 <= out["dev_macro_f1"] <= 1
+    assert out["torch_cpu_capability"] == "AVX2"
+    run = MlflowClient().get_run(out["run_id"])
+    assert run.data.tags["torch_cpu_capability"] == "AVX2"
+    assert run.info.artifact_uri.startswith((tmp_path / "artifacts").as_uri())  # not the project's store

@@ -48,6 +48,7 @@ def test_parent_and_child_runs_with_metrics(trained):
     assert len(parent) == 1 and set(children["tags.family"]) == {"baseline", "transformer"}
     assert (runs["status"] == "FINISHED").all()
     for metric in (
+        "dev_end_to_end_f1",
         "dev_macro_f1",
         "test_macro_f1",
         "test_f_avg",
@@ -93,7 +94,8 @@ def test_champion_registered_loadable_and_exported(trained):
 
     mv = MlflowClient().get_model_version_by_alias("stance-classifier", "champion")
     assert str(mv.version) == result.champion_version
-    assert result.champion.metrics["dev_macro_f1"] == max(r.metrics["dev_macro_f1"] for r in result.results)
+    assert all(0 <= r.metrics["dev_end_to_end_f1"] <= 1 for r in result.results)
+    assert result.champion.metrics["dev_end_to_end_f1"] == max(r.metrics["dev_end_to_end_f1"] for r in result.results)
     frame = pd.DataFrame(
         {
             "text": ["Putin rejected any truce.", "It rained in Kyiv."],
@@ -241,9 +243,26 @@ def test_parent_chart_shows_the_selection_metric(trained):
     client = MlflowClient()
     parent = client.get_run(result.parent_run_id)
     figures = {f.path for f in client.list_artifacts(result.parent_run_id, "figures")}
-    assert figures == {f"figures/comparison_{SELECTION_METRIC}.png"} and SELECTION_METRIC == "dev_macro_f1"
+    assert figures == {f"figures/comparison_{SELECTION_METRIC}.png"} and SELECTION_METRIC == "dev_end_to_end_f1"
     assert parent.data.params["selection_metric"] == SELECTION_METRIC
     assert parent.data.metrics[f"champion_{SELECTION_METRIC}"] == result.champion.metrics[SELECTION_METRIC]
+
+
+def test_the_champion_is_the_best_at_finding_positions():
+    """Chosen on dev end-to-end F1 even where another family labels sentences better;
+    dev macro-F1 decides a tie and stands in where dev has no documents."""
+    from stance.training.train import FamilyResult, selection_key
+
+    def family(name, **metrics):
+        return FamilyResult(name, name, "", metrics, "", Path("."))
+
+    labels_best = family("a", dev_end_to_end_f1=0.60, dev_macro_f1=0.83)
+    findings_best = family("b", dev_end_to_end_f1=0.65, dev_macro_f1=0.80)
+    assert max([labels_best, findings_best], key=selection_key) is findings_best
+    tie = family("c", dev_end_to_end_f1=0.65, dev_macro_f1=0.81)
+    assert max([findings_best, tie], key=selection_key) is tie
+    no_documents = [family("d", dev_macro_f1=0.7), family("e", dev_macro_f1=0.75)]
+    assert max(no_documents, key=selection_key).name == "e"
 
 
 def test_source_tags_outside_git(monkeypatch, tmp_path):

@@ -167,6 +167,7 @@ class _SentenceParse:
         self.holders: list[Holder] = []
         self.has_speech_verb = False
         self.speech_of: dict[int, list[_Found]] = {}  # verb token -> its holders
+        self.speakers_at: list[tuple[int, list[_Found]]] = []  # (verb of saying, its speakers)
         self.minor: set[str] = set()  # holders named only in relative clauses
         self._parse()
 
@@ -183,6 +184,7 @@ class _SentenceParse:
                 objs = [g for c in tok.children if c.lower_ == "to" for g in c.children if g.dep_ == "pobj"]
                 found = [f for o in objs for f in self.resolve(o)]
                 self._add(found, "reported", speech=True)
+                self.speakers_at.append((tok.i, found))
                 self.has_speech_verb = True
                 continue
             lemma = tok.lemma_.lower()
@@ -204,6 +206,7 @@ class _SentenceParse:
                     resolved[tok.i] = resolved[tok.head.i]
                     if speech and resolved[tok.i]:
                         self.speech += [f for f in self.speech_of.get(tok.head.i, [])]
+                        self.speakers_at.append((tok.i, self.speech_of.get(tok.head.i, [])))
                     continue
                 # "Officials in Rome have gone further, arguing that ...": the main subject.
                 subjects = cues.subjects(tok.head, passive=True)
@@ -221,6 +224,8 @@ class _SentenceParse:
             # speaker of the sentence's quotes nor whom the next "he" refers to.
             minor = in_relative_clause(tok)
             self._add(found, "reported" if speech else "subject", speech=speech and not minor)
+            if speech and not minor and found:
+                self.speakers_at.append((tok.i, found))
             if minor:
                 self.minor.update(f.actor for f in found)
         self._main_clause(span, resolved)
@@ -391,6 +396,10 @@ def attribute(sentences: list[Sentence], mentions: list[list[Mention]], actors: 
                 else:
                     last = memory.pronoun("he", i, [])
                     speaker = [_Found(last, "coref", "")] if last else []
+        # The sentences after the first speak on in the quote left open there: its speaker is
+        # whoever introduced that quote ("Lavrov called it unacceptable, and Lukashenko says,
+        # 'Russia will never ...' / 'Russia is against ...'" — the second is Lukashenko's).
+        continued = _opener(parses[0], quotes[i]) if j > i else None
         for k, parse in zip(range(i, j + 1), parses, strict=True):
             holders: list[Holder] = []
             if quoted[k - i] or (any(quoted) and (quotes[k].starts_inside or quotes[k].ends_inside)):
@@ -401,7 +410,7 @@ def attribute(sentences: list[Sentence], mentions: list[list[Mention]], actors: 
                         "author" if f.actor == AUTHOR else "quote",
                         f.words,
                     )
-                    for f in speaker
+                    for f in (continued if k > i and continued else speaker)
                 ]
             holders += parse.holders
             if not holders:
@@ -410,6 +419,20 @@ def attribute(sentences: list[Sentence], mentions: list[list[Mention]], actors: 
             memory.held(k, out[k], parse.minor)
         i = j + 1
     return out
+
+
+def _opener(parse: _SentenceParse, quotes: Quotes) -> list[_Found] | None:
+    """The speakers of the quote still open at the end of a sentence, where the sentence
+    has speakers at more than one verb of saying: those of the verb nearest the quote's
+    opening mark. None where there is no choice to make."""
+    if len({i for i, _ in parse.speakers_at}) < 2 or not quotes.inside:
+        return None
+    start = max(quotes.inside)
+    while start - 1 in quotes.inside:
+        start -= 1
+    mark = start - 1  # the opening quotation mark
+    nearest = min(parse.speakers_at, key=lambda vf: (abs(vf[0] - mark), vf[0] > mark))
+    return nearest[1]
 
 
 def _opens_with_quote(parse: _SentenceParse) -> bool:

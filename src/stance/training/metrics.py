@@ -71,11 +71,12 @@ def comparison_figure(table: pd.DataFrame, metric: str = "test_macro_f1"):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    values = table[metric].astype(float).fillna(0.0)  # a family without the metric: a zero bar
     fig, ax = plt.subplots(figsize=(5, 3))
-    ax.bar(table.index.astype(str), table[metric], color="#4c72b0")
+    ax.bar(table.index.astype(str), values, color="#4c72b0")
     ax.set_ylabel(metric)
     ax.set_ylim(0, 1)
-    for i, v in enumerate(table[metric]):
+    for i, v in enumerate(values):
         ax.text(i, v + 0.02, f"{v:.3f}", ha="center")
     fig.tight_layout()
     return fig
