@@ -65,6 +65,19 @@ def test_a_sentence_scores_the_same_alone_and_among_others(exported):
     np.testing.assert_array_equal(onnx.predict_topics(frame.iloc[::-1])[::-1], together)
 
 
+def test_parallel_sessions_give_the_same_scores_as_one(exported):
+    """Each core's single-threaded session takes a share of the sentences; a sentence runs
+    alone either way, so the scores are exactly those of one session, in input order."""
+    _, folder, labels = exported
+    frame = labels.sentences().head(20)
+    texts, contexts = list(frame["text"]), list(frame["context"])
+    one, three = OnnxEncoder(folder, threads=1), OnnxEncoder(folder, threads=3)
+    assert len(one.sessions) == 1 and len(three.sessions) == 3
+    np.testing.assert_array_equal(three.logits(texts, contexts), one.logits(texts, contexts))
+    np.testing.assert_array_equal(three.logits(texts, contexts, batch_size=4), one.logits(texts, contexts, 4))
+    assert three.logits([], []).shape[0] == 0
+
+
 def test_tokenizer_matches_transformers(exported):
     clf, folder, _ = exported
     enc = OnnxEncoder(folder)
