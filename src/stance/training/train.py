@@ -37,6 +37,7 @@ from .monitor import TrainingMonitor
 
 log = logging.getLogger(__name__)
 FAMILY_ORDER = ("baseline", "embedding", "transformer", "ensemble")  # an ensemble after its members
+TORCH_FAMILIES = ("embedding", "transformer")  # trained with PyTorch
 # The champion is the family best on this metric; the parent's bar chart shows it. What
 # users get is findings (holder, topic, stance per sentence and per article), so the family
 # is chosen on how well it finds them in the dev documents, not on its sentence labels
@@ -256,7 +257,7 @@ def train_family(
             monitor=_RunMonitor(monitor or FitMonitor()),
         )
         train_seconds = time.perf_counter() - t0
-        if "torch" in sys.modules:  # which kernels PyTorch trained with: the time depends on it
+        if cfg.family in TORCH_FAMILIES and "torch" in sys.modules:  # which kernels PyTorch ran: the time depends on it
             mlflow.set_tag("torch_cpu_capability", sys.modules["torch"].backends.cpu.get_cpu_capability())
         epochs = getattr(classifier, "epoch_seconds", None) or []
         for epoch, seconds in enumerate(epochs, start=1):
