@@ -364,12 +364,15 @@ def training_on_avx2(config: str | Path, labels_dir: str | Path) -> dict[str, An
         tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
         print(f"bench: training on AVX2 failed (exit {done.returncode}): {tail[0]}", file=sys.stderr)
         return None
-    runs = mlflow.search_runs(experiment_names=[experiment], filter_string="tags.`stance.role` = 'family'")
-    if not runs.empty:
-        runs = runs[runs["start_time"].map(lambda t: t.timestamp() * 1000) >= started]
+    runs = mlflow.search_runs(
+        experiment_names=[experiment],
+        filter_string=f"tags.`stance.role` = 'family' and attributes.start_time >= {started}",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     if runs.empty:
         return None
-    row = runs.sort_values("start_time").iloc[-1]
+    row = runs.iloc[0]
     return {
         "env": AVX2_ONLY,
         "run_id": row["run_id"],
