@@ -62,6 +62,48 @@ def test_predictions_are_the_weighted_mean_of_the_members(trained):
     assert 0.1 <= ens.topic_threshold <= 0.9
 
 
+def test_the_costly_member_runs_only_where_it_could_lift_a_topic_to_the_cut(trained, monkeypatch):
+    from stance.models.base import Columns, StanceClassifier
+
+    result, _ = trained
+    ens = StanceClassifier.load([r for r in result.results if r.family == "ensemble"][0].classifier_dir)
+    ens.set_weights([0.7, 0.3])
+    cheap, costly = ens.members
+    frame = Columns({"text": list(FRAME["text"]) * 3, "context": [""] * 9})
+    exact = ens.predict_topics(frame)
+    seen = []
+    call = costly.predict_topics
+    monkeypatch.setattr(costly, "predict_topics", lambda f: seen.append(len(f)) or call(f))
+    share = 0.7 * np.asarray(cheap.predict_topics(frame))
+    for floor in (0.3, 0.5, 0.8, 0.99):
+        seen.clear()
+        got = ens.predict_topics_above(frame, floor)
+        needed = (share + 0.3).max(axis=1) >= floor
+        assert seen == ([int(needed.sum())] if needed.any() else [])
+        np.testing.assert_allclose(got[needed], exact[needed], atol=1e-6)  # exact where it may matter
+        assert (got[~needed] < floor).all() and ((exact[~needed] < floor).all())  # below the cut either way
+    np.testing.assert_allclose(ens.predict_topics_above(frame, 0.0), exact, atol=1e-6)  # no cut: every row exact
+
+
+def test_scoring_with_the_cascade_finds_exactly_what_the_full_ensemble_finds(trained, monkeypatch):
+    from stance.models.base import StanceClassifier
+    from stance.pipeline.scoring import Scorer, score_article
+
+    result, _ = trained
+    ens = StanceClassifier.load([r for r in result.results if r.family == "ensemble"][0].classifier_dir)
+    text = (
+        "Putin rejected any truce on Monday. Zelensky said Ukraine backs a ceasefire. It rained in Kyiv. "
+        "The talks resumed in Geneva. European leaders offered security guarantees."
+    )
+    for cut in (None, 0.0, 0.6):
+        fast = score_article(text, Scorer(ens, LABELS, min_confidence=cut))
+        monkeypatch.setattr(ens, "predict_topics_above", lambda f, floor: ens.predict_topics(f))
+        full = score_article(text, Scorer(ens, LABELS, min_confidence=cut))
+        monkeypatch.undo()
+        key = [(f.sentence, f.actor, f.topic, f.stance, round(f.confidence, 6)) for f in fast.findings]
+        assert key == [(f.sentence, f.actor, f.topic, f.stance, round(f.confidence, 6)) for f in full.findings]
+
+
 def test_weight_curve_logged_and_the_run_compares_with_the_others(trained):
     import mlflow
 

@@ -155,6 +155,14 @@ class StanceClassifier(ABC):
             return np.zeros((0, len(self.topic_ids)))
         return np.asarray(self._topic_probs(frame), dtype=float)
 
+    def predict_topics_above(self, frame: pd.DataFrame, floor: float) -> np.ndarray:
+        """:meth:`predict_topics` where only probabilities that reach ``floor`` must be exact.
+
+        Scoring keeps no topic below its cut, so a family may skip work on the sentences
+        where no topic can reach it, and return there any values below ``floor``. Here:
+        every probability exact."""
+        return self.predict_topics(frame)
+
     def predict_stance(self, frame: pd.DataFrame) -> np.ndarray:
         """Stance probabilities in :data:`STANCES` order: shape (n, 3)."""
         if len(frame) == 0:

@@ -81,16 +81,45 @@ class EnsembleClassifier(StanceClassifier):
     def _mean(self, frame, predict: str) -> np.ndarray:
         out = None
         for member, w in zip(self.members, self.weights, strict=True):
-            if isinstance(frame, Columns) and not member.reads_columns:
-                import pandas as pd
-
-                frame = pd.DataFrame(frame)
-            part = w * np.asarray(getattr(member, predict)(frame), dtype=float)
+            part = w * np.asarray(getattr(member, predict)(self._for(member, frame)), dtype=float)
             out = part if out is None else out + part
         return out
 
     def _topic_probs(self, frame) -> np.ndarray:
         return self._mean(frame, "predict_topics")
+
+    def predict_topics_above(self, frame, floor: float) -> np.ndarray:
+        """The last member (the costly one: members are listed cheapest first) runs only on
+        the sentences where its share could lift a topic to ``floor``.
+
+        Where the other members' weighted mean plus the last one's whole weight stays below
+        ``floor`` for every topic, no result can change, so the others' own mean stands in
+        (it is below ``floor`` too). Exact everywhere else. On real reporting this skips the
+        transformer for most background sentences.
+        """
+        if len(frame) == 0 or len(self.members) < 2 or not 0 < floor <= 1:
+            return self.predict_topics(frame)
+        w = self.weights
+        cheap = None
+        for member, wj in zip(self.members[:-1], w[:-1], strict=True):
+            part = wj * np.asarray(member.predict_topics(self._for(member, frame)), dtype=float)
+            cheap = part if cheap is None else cheap + part
+        needed = np.flatnonzero((cheap + w[-1]).max(axis=1) >= floor)
+        out = cheap / w[:-1].sum()
+        if len(needed):
+            last = self.members[-1]
+            rows = _take(self._for(last, frame), needed)
+            out[needed] = cheap[needed] + w[-1] * np.asarray(last.predict_topics(rows), dtype=float)
+        return out
+
+    @staticmethod
+    def _for(member: StanceClassifier, frame):
+        """The frame as the member reads it: light columns, or a DataFrame."""
+        if isinstance(frame, Columns) and not member.reads_columns:
+            import pandas as pd
+
+            return pd.DataFrame(frame)
+        return frame
 
     def _stance_probs(self, frame) -> np.ndarray:
         return self._mean(frame, "predict_stance")
@@ -109,3 +138,10 @@ class EnsembleClassifier(StanceClassifier):
 
     def _load_weights(self, folder: Path) -> None:
         self._load_members([folder / MEMBERS_DIR / name for name in self.params["members"]])
+
+
+def _take(frame, rows: np.ndarray):
+    """The given rows of a frame (light columns or a DataFrame), in order."""
+    if isinstance(frame, Columns):
+        return Columns({k: [v[i] for i in rows] for k, v in frame.items()})
+    return frame.iloc[rows].reset_index(drop=True)

@@ -362,7 +362,11 @@ class Scorer(LanguageStages):
         if not sentences:
             return
         frame = self._frame(text=[s.text for _, s in sentences], context=self._contexts(sentences))
-        probs = np.asarray(self.model.predict_topics(frame), dtype=float)
+        # A topic below the topic cut gets no stance question, and a finding's confidence is
+        # at most its topic's probability: below either cut, no probability changes a result.
+        floor = max(float(getattr(self.model, "topic_threshold", 0.5)), self.min_confidence)
+        above = getattr(self.model, "predict_topics_above", None)
+        probs = np.asarray(above(frame, floor) if above else self.model.predict_topics(frame), dtype=float)
         for (_, s), row in zip(sentences, probs, strict=True):
             s.topics = {t: float(p) for t, p in zip(self.topics, row, strict=True)}
 
