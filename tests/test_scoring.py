@@ -67,6 +67,36 @@ def test_the_models_tuned_position_threshold_is_the_default_cut(keyword_model, r
     assert score_article(ARTICLE, model=keyword_model, registry=registry, min_confidence=0.0).findings
 
 
+def test_a_topic_whose_best_holder_cannot_reach_the_cut_asks_no_stance_question(tiny_model, registry, monkeypatch):
+    from stance.pipeline.scoring import Scorer
+
+    text = (
+        "Putin rejected any truce on Monday. Zelensky said Ukraine backs a ceasefire, and Macron agreed. "
+        "The talks resumed in Geneva. European leaders offered security guarantees to Kyiv."
+    )
+    every = score_article(text, Scorer(tiny_model, registry, min_confidence=0.0))
+    asked = []
+    predict = tiny_model.predict_stance
+    monkeypatch.setattr(tiny_model, "predict_stance", lambda f: asked.append(len(f)) or predict(f))
+    for cut in (0.2, 0.4, 0.6):
+        asked.clear()
+        result = score_article(text, Scorer(tiny_model, registry, min_confidence=cut))
+        reach = {
+            (s.index, t): p * max((h.confidence for h in s.holders), default=0.0)
+            for s in every.sentences
+            for t, p in s.topics.items()
+            if p >= tiny_model.topic_threshold
+        }
+        held = [
+            (s.index, len(s.holders)) for s in every.sentences for t in s.topics if reach.get((s.index, t), 0) >= cut
+        ]
+        assert sum(asked) == sum(n for _, n in held)  # only the topics that could yield a finding
+        same = [f for f in every.findings if f.confidence >= cut]
+        assert [(f.sentence, f.actor, f.topic, f.stance) for f in result.findings] == [
+            (f.sentence, f.actor, f.topic, f.stance) for f in same
+        ]
+
+
 def test_model_calls_are_batched_over_articles(keyword_model, registry, tmp_path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(

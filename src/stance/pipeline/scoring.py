@@ -377,7 +377,13 @@ class Scorer(LanguageStages):
         threshold = float(getattr(self.model, "topic_threshold", 0.5))
         rows, keys = [], []
         for (n, s), context in zip(sentences, self._contexts(sentences), strict=True):
-            for topic in (t for t in self.topics if s.topics[t] >= threshold):
+            # A finding's confidence is at most topic × holder probability: a topic whose
+            # best holder cannot reach the cut asks no question. Whole topics go, so every
+            # sentence keeps its holders in the frame (the transformer reads how many).
+            reach = max((h.confidence for h in s.holders), default=0.0)
+            for topic in (
+                t for t in self.topics if s.topics[t] >= threshold and s.topics[t] * reach >= self.min_confidence
+            ):
                 for h in s.holders:
                     side, _ = _side(analysed[n], h)
                     name = self.registry.find_name(s.text, h.actor)
