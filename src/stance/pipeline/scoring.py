@@ -8,7 +8,8 @@ the findings and the aggregated actor × topic and side tables; for a corpus a s
 
 :class:`Scorer` runs the stages on a batch of articles, one method each (batched for
 throughput: one ``nlp.pipe`` call, one ``predict_topics`` call over every sentence and one
-``predict_stance`` call over every (sentence, holder, topic) of the batch):
+``predict_stance`` call over every (sentence, holder, topic) of the batch that could reach
+the position cut):
 
 segment → find actors → attribute holders → detect topics → predict stance → assemble.
 
