@@ -78,9 +78,10 @@ class EnsembleClassifier(StanceClassifier):
                 f"`stance train` ({', '.join(self.params['members'])}); pass their configs before it"
             )
 
-    def _mean(self, frame, predict: str) -> np.ndarray:
+    def _mean(self, frame, predict: str, upto: int | None = None) -> np.ndarray:
+        """The weighted sum of the members' ``predict`` (``upto``: of the first members only)."""
         out = None
-        for member, w in zip(self.members, self.weights, strict=True):
+        for member, w in zip(self.members[:upto], self.weights[:upto], strict=True):
             part = w * np.asarray(getattr(member, predict)(self._for(member, frame)), dtype=float)
             out = part if out is None else out + part
         return out
@@ -100,10 +101,7 @@ class EnsembleClassifier(StanceClassifier):
         if len(frame) == 0 or len(self.members) < 2 or not 0 < floor <= 1:
             return self.predict_topics(frame)
         w = self.weights
-        cheap = None
-        for member, wj in zip(self.members[:-1], w[:-1], strict=True):
-            part = wj * np.asarray(member.predict_topics(self._for(member, frame)), dtype=float)
-            cheap = part if cheap is None else cheap + part
+        cheap = self._mean(frame, "predict_topics", upto=-1)
         needed = np.flatnonzero((cheap + w[-1]).max(axis=1) >= floor)
         out = cheap / w[:-1].sum()
         if len(needed):

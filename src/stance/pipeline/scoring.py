@@ -233,6 +233,11 @@ class Scorer(LanguageStages):
     def topics(self) -> list[str]:
         return self.model.topic_ids
 
+    @property
+    def topic_threshold(self) -> float:
+        """The model's topic cut: a topic below it gets no stance question."""
+        return float(getattr(self.model, "topic_threshold", 0.5))
+
     # -- streaming ----------------------------------------------------------------------
     def score(
         self, articles: Iterable[Article], on_problem: Callable[[InputProblem], None] | None = None
@@ -365,7 +370,7 @@ class Scorer(LanguageStages):
         frame = self._frame(text=[s.text for _, s in sentences], context=self._contexts(sentences))
         # A topic below the topic cut gets no stance question, and a finding's confidence is
         # at most its topic's probability: below either cut, no probability changes a result.
-        floor = max(float(getattr(self.model, "topic_threshold", 0.5)), self.min_confidence)
+        floor = max(self.topic_threshold, self.min_confidence)
         above = getattr(self.model, "predict_topics_above", None)
         probs = np.asarray(above(frame, floor) if above else self.model.predict_topics(frame), dtype=float)
         for (_, s), row in zip(sentences, probs, strict=True):
@@ -375,7 +380,7 @@ class Scorer(LanguageStages):
         """One stance question per (sentence, holder, detected topic); the findings per article."""
         import numpy as np
 
-        threshold = float(getattr(self.model, "topic_threshold", 0.5))
+        threshold = self.topic_threshold
         rows, keys = [], []
         for (n, s), context in zip(sentences, self._contexts(sentences), strict=True):
             # A finding's confidence is at most topic × holder probability: a topic whose
