@@ -219,3 +219,58 @@ def test_curves_are_reported_and_leave_the_model_unchanged():
     assert [s for s, v in recorder.points if "train_loss" in v] == list(range(1, total + 1))
     items = labels.positions("dev")
     assert np.array_equal(with_curves.predict_stance(items), plain.predict_stance(items))
+
+
+def _batch(clf, frame):
+    return clf.tokenizer.pad(clf._encode(list(frame["text"]), list(frame["context"])), return_tensors="pt")
+
+
+def test_the_last_layer_on_the_markers_alone_is_the_same_function_there():
+    """Same logits at the topic names and the same gradients, dropout on, padding in the batch."""
+    import torch
+
+    from stance.models.transformer import markers_only
+
+    topics = {"ceasefire": "A ceasefire now.", "territory": "Ukraine cedes land."}
+    clf = TransformerClassifier(topics, {**TINY, "num_layers": 2, "attention_dropout": 0.0})
+    clf.model = clf._load_base().train()
+    batch, markers = _batch(clf, SENTENCES), clf.topic_prefix()[1]
+    assert batch["attention_mask"].min() == 0  # sentences of different lengths: padding
+
+    def run(fast: bool):
+        torch.manual_seed(3)
+        clf.model.zero_grad()
+        with markers_only(clf.model, markers) if fast else torch.enable_grad():
+            logits = clf.model(**batch).logits
+        logits[:, markers].pow(2).sum().backward()
+        return logits.detach(), [p.grad.clone() for p in clf.model.parameters() if p.requires_grad]
+
+    full, full_grads = run(False)
+    fast, fast_grads = run(True)
+    assert torch.allclose(fast[:, markers], full[:, markers], atol=1e-5)
+    assert not torch.allclose(fast, full, atol=1e-3)  # elsewhere the fast layer computed nothing
+    for a, b in zip(full_grads, fast_grads, strict=True):  # equal up to summation order
+        assert (a - b).norm() <= 1e-4 * a.norm() + 1e-6
+    restored, _ = run(False)  # the block put the layer's own forward back
+    assert torch.equal(restored, full)
+
+
+def test_training_on_the_markers_alone_learns_the_same_model():
+    labels = LabelSet.load(LABELS)
+    topics = {t.id: t.proposition for t in labels.registry.topics.values()}
+    params = {**TINY, "num_layers": 2, "max_train_items": 12, "inference_dtype": "float32", "attention_dropout": 0.0}
+    models = []
+    for fast in (True, False):
+        clf = TransformerClassifier(topics, {**params, "markers_only": fast})
+        clf.fit(labels.sentences("train"), labels.positions("train"))
+        models.append(clf)
+    frame = labels.sentences("dev")
+    assert np.allclose(models[0].predict_topics(frame), models[1].predict_topics(frame), atol=1e-4)
+    items = labels.positions("dev")
+    assert np.allclose(models[0].predict_stance(items), models[1].predict_stance(items), atol=1e-4)
+    # Scoring takes the same shortcut (PyTorch path), with the same outputs at the topic names.
+    clf = models[0]
+    texts, contexts = list(frame["text"]), list(frame["context"])
+    quick = clf._logits(texts, contexts)
+    clf.params["markers_only"] = False
+    assert np.allclose(quick, clf._logits(texts, contexts), atol=1e-5)
