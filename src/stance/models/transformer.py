@@ -123,8 +123,7 @@ def _markers_only_forward(layer, markers: list[int]):
 
 def _rows_in_place(full, rows: list[int], values):
     """A tensor shaped as ``full``: ``values`` at the (ascending) ``rows`` of dim 1, zeros
-    elsewhere. Built by concatenation, not a scatter, so the exported ONNX graph keeps the
-    shapes ONNX Runtime's BERT fusions infer."""
+    elsewhere, built by concatenation (plain slices and one ``cat``, no scatter)."""
     import torch
 
     pieces, start = [], 0
@@ -135,8 +134,9 @@ def _rows_in_place(full, rows: list[int], values):
 
 
 @contextmanager
-def markers_only(model, markers: list[int]):
-    """Within the block, ``model``'s last encoder layer computes the marker tokens alone.
+def markers_only(model, markers: list[int], enabled: bool = True):
+    """Within the block, ``model``'s last encoder layer computes the marker tokens alone
+    (unless not ``enabled``: the one switch the callers' ``markers_only`` param flips).
 
     Exact at the markers (the same function; without attention dropout, as configured, the
     dropout draws the same masks; with it, the same law); the other positions' outputs are
@@ -148,7 +148,7 @@ def markers_only(model, markers: list[int]):
     layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
     last = layers[-1] if layers is not None and len(layers) else None
     parts = ("attention.self.query", "attention.output.LayerNorm", "intermediate", "output.dense")
-    if last is None or not all(_has_path(last, part) for part in parts):
+    if not enabled or last is None or not all(_has_path(last, part) for part in parts):
         yield model
         return
     if list(markers) != sorted(set(markers)):
@@ -479,7 +479,7 @@ class TransformerClassifier(StanceClassifier):
         order = np.argsort([len(ids) for ids in enc["input_ids"]], kind="stable")
         bs = int(self.params["predict_batch_size"])
         out = np.zeros((len(sentences), len(markers), self.model.config.num_labels), dtype=np.float32)
-        fast = markers_only(self.model, markers) if self.params.get("markers_only") else nullcontext()
+        fast = markers_only(self.model, markers, bool(self.params.get("markers_only")))
         with torch.inference_mode(), self._autocast(), fast:
             for start in range(0, len(order), bs):
                 idx = order[start : start + bs]
@@ -575,7 +575,7 @@ class TransformerClassifier(StanceClassifier):
                 weights = counts.sum() / (len(STANCES) * np.maximum(counts, 1))
                 trainer.class_weights = torch.tensor(weights, dtype=torch.float32)
             # The loss reads the topic names' tokens only: the last layer computes nothing else.
-            with markers_only(self.model, trainer.markers) if p.get("markers_only") else nullcontext():
+            with markers_only(self.model, trainer.markers, bool(p.get("markers_only"))):
                 trainer.train()
         self.model.eval()
 
