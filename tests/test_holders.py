@@ -207,3 +207,19 @@ def test_holder_model_round_trip(trained, tmp_path):
     again = HolderModel.load(tmp_path / "h.skops")
     groups = holder_groups(LabelSet.load(Path(__file__).parent / "fixtures" / "labels_custom"))
     assert holder_metrics(again, groups) == holder_metrics(model, groups)
+
+
+def test_holder_settings_come_from_their_config_file_and_bad_ones_say_what_is_wrong(tmp_path):
+    from stance.errors import StanceError
+    from stance.training.holders import HOLDER_CONFIG, HolderSettings
+
+    assert HolderSettings.load(HOLDER_CONFIG) == HolderSettings.load(HOLDER_CONFIG)  # the project's file reads
+    path = tmp_path / "holders.yaml"
+    path.write_text("C: 0.25\nunregistered_share: 0\n", encoding="utf-8")
+    assert HolderSettings.load(path) == HolderSettings(C=0.25, unregistered_share=0.0)
+    assert HolderSettings.load(tmp_path / "absent.yaml") == HolderSettings()
+    for text, words in (("C: -1\n", "C: "), ("depth: 3\n", "depth"), ("C: [1\n", "holders.yaml:2: invalid YAML")):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(StanceError, match=words) as err:
+            HolderSettings.load(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)

@@ -59,3 +59,8 @@ def test_the_cue_table_is_data_and_checked(tmp_path):
     bad.write_text("sides:\n  narnia: [aslan]\n", encoding="utf-8")
     with pytest.raises(StanceError, match="unknown side"):
         SideCues.load(bad)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("titles: [minister\nsides: {}\n", encoding="utf-8")
+    with pytest.raises(StanceError, match=r"broken.yaml:\d+: invalid YAML") as err:
+        SideCues.load(broken)
+    assert "\n" not in str(err.value)

@@ -66,3 +66,11 @@ def first_error(exc: ValidationError) -> str:
     if err["type"] == "missing":
         return f"missing '{where}' field"
     return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def yaml_error(exc: Exception) -> tuple[int, str]:
+    """The line (1-based; 0 if unknown) and a one-line description of a YAML parse error:
+    PyYAML's own message spans several lines with a picture of the text."""
+    line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return line, f"invalid YAML: {problem}"

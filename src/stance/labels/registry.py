@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..config import AUTHOR, NONE_TOPIC, Side
-from ..errors import LabelsError, Problem, first_error
+from ..errors import LabelsError, Problem, first_error, yaml_error
 
 TOPICS_FILE = "topics.yaml"
 ACTORS_FILE = "actors.yaml"
@@ -70,8 +70,7 @@ def _load_entries(path: Path, text: str | None, key: str) -> tuple[list[dict], l
     try:
         doc = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
-        line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
-        return [], [Problem(str(path), line, f"invalid YAML: {getattr(exc, 'problem', exc)}")]
+        return [], [Problem(str(path), *yaml_error(exc))]
     if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
         return [], [Problem(str(path), 1, f"expected a top-level '{key}:' list")]
     return doc[key], []

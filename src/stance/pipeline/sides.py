@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from ..config import AUTHOR, CONFIGS_DIR, SIDES
-from ..errors import StanceError
+from ..errors import StanceError, yaml_error
 
 SIDE_CUES_FILE = CONFIGS_DIR / "pipeline" / "side_cues.yaml"
 _NOT_FOR = {"to", "in"}  # "ambassador to Washington", "an envoy in Vienna": not their side
@@ -58,8 +58,11 @@ def _load(path: str) -> SideCues:
         return SideCues(frozenset(), frozenset(), {}, frozenset())
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise StanceError(f"{path}: cannot read the side cues: {exc}") from exc
+    except yaml.YAMLError as exc:
+        line, problem = yaml_error(exc)
+        raise StanceError(f"{path}:{line}: {problem} in the side cues") from exc
     unknown = set(raw) - {"titles", "independent", "sides"}
     bad_sides = set(raw.get("sides") or {}) - set(SIDES)
     if unknown or bad_sides:

@@ -14,10 +14,41 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from ..config import NONE_TOPIC
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..config import CONFIGS_DIR, NONE_TOPIC
+from ..errors import StanceError, first_error, yaml_error
 from ..pipeline.holders import Candidate, HolderModel, candidates
 from .evaluate import align, rebuild_documents
+
+HOLDER_CONFIG = CONFIGS_DIR / "pipeline" / "holders.yaml"
+
+
+class HolderSettings(BaseModel):
+    """``configs/pipeline/holders.yaml``: how the holder model is trained."""
+
+    model_config = ConfigDict(extra="forbid")
+    C: float = Field(1.0, gt=0)
+    unregistered_share: float = Field(0.5, ge=0, le=1)
+
+    @classmethod
+    def load(cls, path: str | Path = HOLDER_CONFIG) -> HolderSettings:
+        import yaml
+
+        path = Path(path)
+        if not path.exists():
+            return cls()  # an installed package without the project's configs/
+        try:
+            return cls(**(yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
+        except OSError as exc:
+            raise StanceError(f"{path}: cannot read the holder settings: {exc}") from exc
+        except yaml.YAMLError as exc:
+            line, problem = yaml_error(exc)
+            raise StanceError(f"{path}:{line}: {problem} in the holder settings") from exc
+        except ValidationError as exc:
+            raise StanceError(f"{path}: {first_error(exc)}: the keys are C and unregistered_share") from exc
 
 
 @dataclass
@@ -59,10 +90,7 @@ def holder_groups(labels) -> list[Group]:
     return groups
 
 
-UNREGISTERED_SHARE = 0.5  # of the training sentences, also seen with their named actors unregistered
-
-
-def unregistered_copies(groups: list[Group], share: float = UNREGISTERED_SHARE, seed: int = 13):
+def unregistered_copies(groups: list[Group], share: float = 0.5, seed: int = 13):
     """Training pairs: every group, and a seeded ``share`` of them again with each registry
     actor's candidate marked as a new actor. Every labelled holder is in the registry, so
     without the copies the model learns that a name the registry lacks never holds a
@@ -81,10 +109,12 @@ def unregistered_copies(groups: list[Group], share: float = UNREGISTERED_SHARE, 
             yield copies, g.gold
 
 
-def train_holder_model(labels, C: float = 1.0) -> tuple[HolderModel, dict[str, float]]:
+def train_holder_model(labels, settings: HolderSettings | None = None) -> tuple[HolderModel, dict[str, float]]:
     """Fit on the train split; measure on dev and test (and the rules, for comparison)."""
+    settings = settings or HolderSettings.load()
     groups = holder_groups(labels)
-    model = HolderModel(C=C).fit(unregistered_copies([g for g in groups if g.split == "train"]))
+    train = [g for g in groups if g.split == "train"]
+    model = HolderModel(C=settings.C).fit(unregistered_copies(train, settings.unregistered_share))
     dev = [g for g in groups if g.split == "dev"]
     if dev:
         model.threshold = best_threshold(model, dev)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .. import tracking
 from ..config import CHAMPION_DIR, CONFIGS_DIR, DEFAULT_EXPERIMENT, LABELS_DIR, PROJECT_ROOT, REGISTERED_MODEL
-from ..errors import StanceError, first_error
+from ..errors import StanceError, first_error, yaml_error
 from ..labels import LabelSet
 from ..models import family_class
 from ..models.base import FitMonitor
@@ -85,7 +85,8 @@ def load_config(path: str | Path) -> TrainConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         cfg = TrainConfig.model_validate(raw)
     except yaml.YAMLError as exc:
-        raise StanceError(f"{path}: invalid YAML: {exc}") from exc
+        line, problem = yaml_error(exc)
+        raise StanceError(f"{path}:{line}: {problem}") from exc
     except ValidationError as exc:
         raise StanceError(f"{path}: {first_error(exc)}") from exc
     family_class(cfg.family)  # an unknown family is a one-line error here
