@@ -172,3 +172,32 @@ def test_first_attention_block_stays_float(exported, tmp_path):
     all_int8 = export_int8(clf.model, clf.tokenizer, prefix, markers, 64, tmp_path, float_attention=0)
     ops = [n.op_type for n in onnx.load(str(all_int8)).graph.node]
     assert ops.count("Attention") == 0 and ops.count("QAttention") == 2
+
+
+def test_last_layer_runs_on_the_marker_rows_only_and_float_scores_do_not_move(exported, tmp_path):
+    """The saved graph gathers the markers' rows after the last attention; in float32 the
+    rewritten graph gives the full graph's logits at the markers (int8: the test above)."""
+    import shutil
+
+    import onnx
+    import onnxruntime as ort
+
+    from stance.models.onnx_runtime import _marker_rows, export_fused, pad_batch
+
+    clf, folder, _ = exported
+    meta = json.loads((folder / ONNX_META).read_text())
+    nodes = onnx.load(str(folder / ONNX_FILE)).graph.node
+    assert meta["marker_rows"] and sum(n.name.startswith("MarkerRows_") for n in nodes) == 2
+    prefix, markers = clf.topic_prefix()
+    full = export_fused(clf.model, clf.tokenizer, prefix, tmp_path)
+    rows = shutil.copy(full, tmp_path / "rows.onnx")
+    assert _marker_rows(Path(rows), markers)
+    encoder = OnnxEncoder(folder)
+    batch = pad_batch(
+        encoder.encode(["Kyiv rejected the truce.", "Moscow wants the Donbas, Peskov said."], ["", ""]), 0
+    )
+    runs = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, batch)[0] for p in (full, rows)]
+    assert runs[1].shape == (2, len(markers), runs[0].shape[-1])
+    np.testing.assert_allclose(runs[1], runs[0][:, markers], rtol=0, atol=1e-5)
+    # A graph the rewrite does not know is left as it was.
+    assert not _marker_rows(Path(rows), markers)  # its last attention now feeds gathers

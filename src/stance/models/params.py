@@ -62,7 +62,7 @@ class TransformerParams(FamilyParams):
     frozen_layers: int = 0  # also freeze the whole embedding block and the first N encoder layers
     context_words: int | None = None  # the previous sentence cut to its first N words (None: whole)
     attention_dropout: float | None = None  # None: the base model's rate
-    markers_only: bool = True  # last layer at the topic names only, training and PyTorch scoring (exact; faster)
+    markers_only: bool = True  # last layer at the topic names only: training, PyTorch scoring, the ONNX graph (faster)
     inference_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bfloat16 where native
     predict_batch_size: int = 32
     onnx_export: bool = True  # save also writes the int8 ONNX model (model.int8.onnx)

@@ -141,9 +141,9 @@ def markers_only(model, markers: list[int], enabled: bool = True):
     Exact at the markers (the same function; without attention dropout, as configured, the
     dropout draws the same masks; with it, the same law); the other positions' outputs are
     meaningless. Models that are not BERT-style run as they are. Training and PyTorch
-    scoring use it; the int8 ONNX export keeps the full layer: ONNX Runtime fuses that into
-    one attention op, while the reduced one exports as ~180 loose ops whose overhead, at one
-    sentence per run, ate the saving (426 against 435 sentences/s).
+    scoring use it; the int8 ONNX export gets the same saving another way (the full layer
+    exported and fused, then rows gathered in the graph: ``onnx_runtime._marker_rows``),
+    because this one exports as ~180 loose ops whose overhead ate the saving.
     """
     layers = getattr(getattr(model.base_model, "encoder", None), "layer", None)
     last = layers[-1] if layers is not None and len(layers) else None
@@ -633,6 +633,7 @@ class TransformerClassifier(StanceClassifier):
                 folder,
                 self.params.get("context_words"),
                 self.params.get("onnx_float_attention", 0),
+                bool(self.params.get("markers_only")),
             )
 
     def use_runtime(self, runtime: str) -> str:
