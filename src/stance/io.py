@@ -20,7 +20,7 @@ from typing import TextIO
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Problem, StanceError, first_error
+from .errors import Problem, StanceError, first_error, yaml_error
 
 
 def iter_records(path: Path, model: type[BaseModel], problems: list[Problem]) -> Iterator[tuple[int, BaseModel]]:
@@ -139,3 +139,17 @@ def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
         shutil.rmtree(staging_root, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
     return path
+
+
+def read_yaml(path: str | Path, what: str):
+    """A YAML file's contents (``{}`` when empty), or a one-line ``StanceError`` saying which
+    file, which line and what is wrong with ``what`` ("the side cues")."""
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise StanceError(f"{path}: cannot read {what}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        line, problem = yaml_error(exc)
+        raise StanceError(f"{path}:{line}: {problem} in {what}") from exc

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from ..config import AUTHOR, CONFIGS_DIR, SIDES
-from ..errors import StanceError, yaml_error
+from ..errors import StanceError
+from ..io import read_yaml
 
 SIDE_CUES_FILE = CONFIGS_DIR / "pipeline" / "side_cues.yaml"
 _NOT_FOR = {"to", "in"}  # "ambassador to Washington", "an envoy in Vienna": not their side
@@ -56,13 +55,7 @@ def _load(path: str) -> SideCues:
     if path == str(SIDE_CUES_FILE) and not SIDE_CUES_FILE.exists():
         # An installed package without the project's configs/: no cues, every new actor `other`.
         return SideCues(frozenset(), frozenset(), {}, frozenset())
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise StanceError(f"{path}: cannot read the side cues: {exc}") from exc
-    except yaml.YAMLError as exc:
-        line, problem = yaml_error(exc)
-        raise StanceError(f"{path}:{line}: {problem} in the side cues") from exc
+    raw = read_yaml(path, "the side cues")
     unknown = set(raw) - {"titles", "independent", "sides"}
     bad_sides = set(raw.get("sides") or {}) - set(SIDES)
     if unknown or bad_sides:

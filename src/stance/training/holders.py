@@ -19,7 +19,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import CONFIGS_DIR, NONE_TOPIC
-from ..errors import StanceError, first_error, yaml_error
+from ..errors import StanceError, first_error
+from ..io import read_yaml
 from ..pipeline.holders import Candidate, HolderModel, candidates
 from .evaluate import align, rebuild_documents
 
@@ -35,20 +36,14 @@ class HolderSettings(BaseModel):
 
     @classmethod
     def load(cls, path: str | Path = HOLDER_CONFIG) -> HolderSettings:
-        import yaml
-
         path = Path(path)
         if not path.exists():
             return cls()  # an installed package without the project's configs/
         try:
-            return cls(**(yaml.safe_load(path.read_text(encoding="utf-8")) or {}))
-        except OSError as exc:
-            raise StanceError(f"{path}: cannot read the holder settings: {exc}") from exc
-        except yaml.YAMLError as exc:
-            line, problem = yaml_error(exc)
-            raise StanceError(f"{path}:{line}: {problem} in the holder settings") from exc
+            return cls(**read_yaml(path, "the holder settings"))
         except ValidationError as exc:
-            raise StanceError(f"{path}: {first_error(exc)}: the keys are C and unregistered_share") from exc
+            keys = " and ".join(cls.model_fields)
+            raise StanceError(f"{path}: {first_error(exc)}: the keys are {keys}") from exc
 
 
 @dataclass

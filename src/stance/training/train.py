@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .. import tracking
 from ..config import CHAMPION_DIR, CONFIGS_DIR, DEFAULT_EXPERIMENT, LABELS_DIR, PROJECT_ROOT, REGISTERED_MODEL
-from ..errors import StanceError, first_error, yaml_error
+from ..errors import StanceError, first_error
+from ..io import read_yaml
 from ..labels import LabelSet
 from ..models import family_class
 from ..models.base import FitMonitor
@@ -82,11 +82,7 @@ def load_config(path: str | Path) -> TrainConfig:
     if not path.exists():
         raise StanceError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        cfg = TrainConfig.model_validate(raw)
-    except yaml.YAMLError as exc:
-        line, problem = yaml_error(exc)
-        raise StanceError(f"{path}:{line}: {problem}") from exc
+        cfg = TrainConfig.model_validate(read_yaml(path, "the config"))
     except ValidationError as exc:
         raise StanceError(f"{path}: {first_error(exc)}") from exc
     family_class(cfg.family)  # an unknown family is a one-line error here
